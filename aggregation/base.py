@@ -1,0 +1,204 @@
+"""Data contracts and the shared base class of the vote aggregators.
+
+Every estimator in ``aggregation`` takes long-format DataFrames with fixed
+column names (house style G2) and checks them first with the validators
+below, so that bad input fails with one clear ``ValueError`` before any state
+is touched.
+
+* votes: columns ``task, worker, label``
+* gold: columns ``task, label``
+* boxes: columns ``task, worker, x_min, y_min, x_max, y_max``
+* seen: columns ``task, worker`` (every view of an image, drawing nothing included)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+VOTE_COLUMNS = ("task", "worker", "label")
+GOLD_COLUMNS = ("task", "label")
+BOX_COLUMNS = ("task", "worker", "x_min", "y_min", "x_max", "y_max")
+SEEN_COLUMNS = ("task", "worker")
+
+
+def _require_frame(df, columns: Sequence[str], what: str) -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {', '.join(missing)}; "
+                         f"expected columns {', '.join(columns)}")
+    out = df.loc[:, list(columns)]
+    for column in columns:
+        if out[column].isna().any():
+            raise ValueError(f"{what} has empty values in column {column!r}")
+    return out
+
+
+def validate_votes(df) -> pd.DataFrame:
+    """Check a vote table and return its ``task, worker, label`` columns.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing column, the empty cell or the empty table.
+    """
+    out = _require_frame(df, VOTE_COLUMNS, "votes")
+    if out.empty:
+        raise ValueError("votes is empty: there is nothing to aggregate")
+    return out
+
+
+def validate_gold(df, votes: pd.DataFrame) -> pd.DataFrame:
+    """Check gold labels against validated votes; every gold task must have votes."""
+    out = _require_frame(df, GOLD_COLUMNS, "gold")
+    if out["task"].duplicated().any():
+        dup = out.loc[out["task"].duplicated(), "task"].iloc[0]
+        raise ValueError(f"gold gives task {dup!r} more than one label")
+    unvoted = ~out["task"].isin(votes["task"])
+    if unvoted.any():
+        raise ValueError(f"gold task {out.loc[unvoted, 'task'].iloc[0]!r} has no votes")
+    return out
+
+
+def validate_boxes(df) -> pd.DataFrame:
+    """Check a box table: numeric, finite corners with ``x_min <= x_max`` and ``y_min <= y_max``."""
+    out = _require_frame(df, BOX_COLUMNS, "boxes")
+    coords = ["x_min", "y_min", "x_max", "y_max"]
+    for column in coords:
+        if not pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
+            raise ValueError(f"boxes column {column!r} must be numeric")
+        if not np.isfinite(out[column].to_numpy(dtype=float)).all():
+            raise ValueError(f"boxes column {column!r} has a non-finite value")
+    for lo, hi in (("x_min", "x_max"), ("y_min", "y_max")):
+        bad = out[hi] < out[lo]
+        if bad.any():
+            row = out.index[bad.to_numpy()][0]
+            raise ValueError(f"boxes row {row!r} has {hi} < {lo}")
+    return out.astype({c: float for c in coords})
+
+
+def validate_seen(df, boxes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Check a seen table; every (task, worker) that drew a box must also appear in it."""
+    out = _require_frame(df, SEEN_COLUMNS, "seen").drop_duplicates()
+    if out.empty:
+        raise ValueError("seen is empty: no image was viewed")
+    if boxes is not None and len(boxes):
+        pairs = boxes[["task", "worker"]].drop_duplicates()
+        joined = pairs.merge(out, on=["task", "worker"], how="left", indicator=True)
+        unseen = joined["_merge"] == "left_only"
+        if unseen.any():
+            task, worker = joined.loc[unseen, ["task", "worker"]].iloc[0]
+            raise ValueError(f"worker {worker!r} drew boxes on task {task!r} but is not in seen")
+    return out
+
+
+@dataclass(frozen=True)
+class EncodedVotes:
+    """Votes as integer codes, the form every model computes on.
+
+    ``task``, ``worker``, ``label`` are int arrays of shape (n_votes,);
+    ``tasks``, ``workers``, ``classes`` map codes back to the original values;
+    ``gold`` is an int array of shape (n_tasks,) with -1 where there is no gold.
+    """
+
+    task: np.ndarray
+    worker: np.ndarray
+    label: np.ndarray
+    tasks: pd.Index
+    workers: pd.Index
+    classes: np.ndarray
+    gold: np.ndarray
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    def task_worker_label_matrix(self) -> sparse.csr_matrix:
+        """Sparse (n_tasks, n_workers * K) count matrix: one entry per vote at column worker * K + label."""
+        k = self.n_classes
+        data = np.ones(len(self.task), dtype=float)
+        shape = (len(self.tasks), len(self.workers) * k)
+        return sparse.csr_matrix((data, (self.task, self.worker * k + self.label)), shape=shape)
+
+
+def encode_votes(votes: pd.DataFrame, gold: pd.DataFrame | None = None,
+                 classes: Sequence | None = None) -> EncodedVotes:
+    """Validate and integer-encode votes (and gold) in one step."""
+    votes = validate_votes(votes)
+    gold = None if gold is None else validate_gold(gold, votes)
+    seen_labels = pd.unique(pd.concat([votes["label"], gold["label"]]) if gold is not None else votes["label"])
+    if classes is None:
+        classes_arr = np.array(sorted(seen_labels, key=lambda v: (str(type(v)), v)), dtype=object)
+    else:
+        classes_arr = np.array(list(classes), dtype=object)
+        unknown = set(seen_labels) - set(classes_arr)
+        if unknown:
+            raise ValueError(f"label {sorted(map(str, unknown))[0]!r} is not one of the classes {list(classes_arr)}")
+    if len(classes_arr) < 2:
+        raise ValueError("votes need at least two classes to aggregate")
+    class_index = pd.Index(classes_arr)
+    task_codes, tasks = pd.factorize(votes["task"], sort=False)
+    worker_codes, workers = pd.factorize(votes["worker"], sort=False)
+    gold_codes = np.full(len(tasks), -1, dtype=np.int64)
+    if gold is not None:
+        gold_codes[tasks.get_indexer(gold["task"])] = class_index.get_indexer(gold["label"])
+    return EncodedVotes(task=task_codes.astype(np.int64), worker=worker_codes.astype(np.int64),
+                        label=class_index.get_indexer(votes["label"]).astype(np.int64),
+                        tasks=pd.Index(tasks, name="task"), workers=pd.Index(workers, name="worker"),
+                        classes=classes_arr, gold=gold_codes)
+
+
+class VoteAggregator:
+    """Base class of the vote aggregators (scikit-learn conventions, house style G7).
+
+    Subclasses implement ``_fit_encoded(enc) -> (n_tasks, K) posterior``; this
+    class validates the input and fills the common learned attributes.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (K,)
+        The answers, in the column order of ``probas_``.
+    probas_ : DataFrame
+        Index ``task``, one column per class; rows sum to one.
+    labels_ : Series
+        Index ``task``: the most probable class.
+    """
+
+    classes: Sequence | None = None
+
+    def fit(self, votes: pd.DataFrame, gold: pd.DataFrame | None = None):
+        """Fit on votes ``(task, worker, label)`` and optional gold ``(task, label)``; returns self."""
+        enc = encode_votes(votes, gold, self.classes)
+        posterior = self._fit_encoded(enc)
+        self.classes_ = enc.classes
+        self.probas_ = pd.DataFrame(posterior, index=enc.tasks, columns=pd.Index(enc.classes, name="label"))
+        self.labels_ = pd.Series(enc.classes[np.argmax(posterior, axis=1)], index=enc.tasks, name="label")
+        return self
+
+    def fit_predict(self, votes: pd.DataFrame, gold: pd.DataFrame | None = None) -> pd.Series:
+        return self.fit(votes, gold).labels_
+
+    def fit_predict_proba(self, votes: pd.DataFrame, gold: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.fit(votes, gold).probas_
+
+    def _fit_encoded(self, enc: EncodedVotes) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+def clamp_gold(log_post: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    """Return a copy of (n_tasks, K) log posteriors with gold tasks set to their known class."""
+    out = log_post.copy()
+    has_gold = gold >= 0
+    # -inf, not a large negative number: exp() gives exact zeros, so gold tasks are one-hot.
+    out[has_gold] = -np.inf
+    out[has_gold, gold[has_gold]] = 0.0
+    return out

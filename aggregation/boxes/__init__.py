@@ -1,0 +1,6 @@
+"""Box consensus: the Lean Crowdsourcing model and the majority-clustering baseline."""
+from .geometry import cluster_boxes, iou_matrix
+from .lean import LeanBoxAggregator, consensus_for_image
+from .majority import MajorityBoxAggregator
+
+__all__ = ["LeanBoxAggregator", "MajorityBoxAggregator", "cluster_boxes", "consensus_for_image", "iou_matrix"]
