@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from .boxes import LeanBoxAggregator, MajorityBoxAggregator
 from .online import OnlineSWAP
+from .votes.dawid_skene import DawidSkene
 from .votes.majority import MajorityVote
 
 AGGREGATORS: dict[str, type] = {
     "majority": MajorityVote,
     "online": OnlineSWAP,
+    "ds": DawidSkene,
 }
 
 BOX_AGGREGATORS: dict[str, type] = {
