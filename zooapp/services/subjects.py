@@ -1,0 +1,191 @@
+"""Subjects in: image files with a manifest, FITS with their WCS, and synthetic surveys with truth."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from PIL import Image, UnidentifiedImageError
+
+from zooapp.models import GoldAnswer, Subject, SubjectFrame, SubjectSet, SubjectTruth, Workflow
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+FITS_SUFFIXES = {".fits", ".fit", ".fts", ".fits.gz"}
+RESERVED_COLUMNS = {"id", "file", "ra", "dec"}
+
+
+class IngestError(ValueError):
+    """A manifest or image problem; the message names the row and what to fix."""
+
+
+@dataclass(frozen=True)
+class DisplayImage:
+    png: bytes
+    width: int
+    height: int
+    wcs_header: dict[str, Any] | None
+    centre_radec: tuple[float, float] | None
+
+
+def _suffix(path: Path) -> str:
+    return ".fits.gz" if path.name.lower().endswith(".fits.gz") else path.suffix.lower()
+
+
+def image_to_display(path: Path) -> DisplayImage:
+    """Read a PNG/JPEG/FITS file into the PNG volunteers see, with its WCS when FITS has one."""
+    if path.stat().st_size > settings.ZOOLOOP_MAX_IMAGE_BYTES:
+        raise IngestError(f"{path.name} is larger than {settings.ZOOLOOP_MAX_IMAGE_BYTES} bytes")
+    suffix = _suffix(path)
+    if suffix in FITS_SUFFIXES:
+        return _fits_to_display(path)
+    if suffix not in IMAGE_SUFFIXES:
+        raise IngestError(f"{path.name}: unsupported file type; use PNG, JPEG or FITS")
+    Image.MAX_IMAGE_PIXELS = settings.ZOOLOOP_MAX_IMAGE_PIXELS  # Pillow raises on decompression bombs past this
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
+        raise IngestError(f"{path.name} is not a readable image: {exc}") from None
+    buf = io.BytesIO()
+    rgb.save(buf, format="PNG")
+    return DisplayImage(png=buf.getvalue(), width=rgb.width, height=rgb.height, wcs_header=None, centre_radec=None)
+
+
+def asinh_stretch(data: np.ndarray, *, softening: float = 0.1) -> np.ndarray:
+    """Map an image to 0..255 with an asinh stretch (Lupton et al. 2004), which keeps faint discs visible."""
+    finite = np.isfinite(data)
+    if not finite.any():
+        raise IngestError("the FITS image has no finite pixel values")
+    lo, hi = np.percentile(data[finite], [1.0, 99.8])
+    scaled = np.clip((np.where(finite, data, lo) - lo) / max(hi - lo, 1e-12), 0, 1)
+    stretched = np.arcsinh(scaled / softening) / np.arcsinh(1 / softening)
+    return (stretched * 255).round().astype(np.uint8)
+
+
+def _fits_to_display(path: Path) -> DisplayImage:
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            hdu = next((h for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
+            if hdu is None:
+                raise IngestError(f"{path.name}: the FITS file has no image data")
+            data = np.asarray(hdu.data, dtype=float)
+            header = hdu.header
+    except (OSError, ValueError, TypeError) as exc:
+        raise IngestError(f"{path.name} is not a readable FITS file: {exc}") from None
+    while data.ndim > 2:
+        data = data[0]
+    if data.size > settings.ZOOLOOP_MAX_IMAGE_PIXELS:
+        raise IngestError(f"{path.name}: {data.size} pixels exceeds the limit")
+    # FITS rows run bottom-up; images on screen run top-down.
+    pixels = asinh_stretch(data)[::-1]
+    wcs = WCS(header, naxis=2)
+    celestial = wcs.has_celestial
+    wcs_header = {k: v for k, v in wcs.to_header().items()} if celestial else None
+    centre = None
+    if celestial:
+        sky = wcs.pixel_to_world_values((data.shape[1] - 1) / 2, (data.shape[0] - 1) / 2)
+        centre = (float(sky[0]), float(sky[1]))
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").convert("RGB").save(buf, format="PNG")
+    return DisplayImage(png=buf.getvalue(), width=data.shape[1], height=data.shape[0], wcs_header=wcs_header,
+                        centre_radec=centre)
+
+
+def read_manifest(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise IngestError(f"cannot read manifest {path}: {exc}") from None
+    if not rows:
+        raise IngestError(f"manifest {path} has no rows")
+    missing = {"id", "file"} - set(rows[0])
+    if missing:
+        raise IngestError(f"manifest {path} lacks column(s): {', '.join(sorted(missing))}")
+    return rows
+
+
+def _float_or_none(row: dict[str, str], key: str, line: int) -> float | None:
+    raw = (row.get(key) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise IngestError(f"manifest line {line}: {key}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise IngestError(f"manifest line {line}: {key} must be finite")
+    return value
+
+
+def subject_set_ingest(*, workflow: Workflow, name: str, folder: Path, manifest: Path,
+                       progress: Callable[[Iterable], Iterable] = iter) -> SubjectSet:
+    """Create a subject set from a folder of images and a manifest CSV (id, file, ra, dec, metadata...).
+
+    Every image is read and checked before anything is written, then all rows are
+    created in one transaction: a bad row leaves the database as it was.
+    """
+    rows = read_manifest(manifest)
+    prepared = []
+    for line, row in enumerate(progress(rows), start=2):
+        path = (folder / row["file"]).resolve()
+        if not path.is_relative_to(folder.resolve()) or not path.is_file():
+            raise IngestError(f"manifest line {line}: file {row['file']!r} is not in {folder}")
+        image = image_to_display(path)
+        ra, dec = _float_or_none(row, "ra", line), _float_or_none(row, "dec", line)
+        if ra is None and image.centre_radec:
+            ra, dec = image.centre_radec
+        meta = {k: v for k, v in row.items() if k not in RESERVED_COLUMNS and v not in (None, "")}
+        prepared.append((row["id"], image, ra, dec, meta))
+    with transaction.atomic():
+        subject_set = SubjectSet.objects.create(project=workflow.project, workflow=workflow, name=name)
+        for external_id, image, ra, dec, meta in prepared:
+            subject_create(subject_set=subject_set, external_id=external_id, image=image, ra=ra, dec=dec,
+                           metadata=meta)
+    return subject_set
+
+
+def subject_create(*, subject_set: SubjectSet, external_id: str, image: DisplayImage, ra: float | None,
+                   dec: float | None, metadata: dict[str, Any], is_gold: bool = False) -> Subject:
+    digest = hashlib.sha256(image.png).hexdigest()
+    subject = Subject.objects.create(
+        workflow=subject_set.workflow, subject_set=subject_set, external_id=external_id, metadata=metadata,
+        ra=ra, dec=dec, wcs_header=image.wcs_header, width=image.width, height=image.height,
+        content_hash=digest, is_gold=is_gold)
+    frame = SubjectFrame(subject=subject, index=0, label="image")
+    frame.image.save(f"{digest[:16]}.png", ContentFile(image.png), save=True)
+    return subject
+
+
+def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, out_dir: Path,
+                           n_gold: int = 0, progress: bool = True) -> SubjectSet:
+    """Render a synthetic survey with GalSim and store it; the truth goes to SubjectTruth, never to volunteers."""
+    from ml.synth import synth_survey
+
+    manifest = synth_survey(n, out_dir, seed=seed, progress=progress)
+    truth_cols = [c for c in manifest.columns if c.startswith("truth_")]
+    with transaction.atomic():
+        subject_set = SubjectSet.objects.create(project=workflow.project, workflow=workflow, name=name)
+        for i, row in enumerate(manifest.to_dict("records")):
+            image = image_to_display(out_dir / row["file"])
+            subject = subject_create(subject_set=subject_set, external_id=str(row["id"]), image=image,
+                                     ra=float(row["ra"]), dec=float(row["dec"]),
+                                     metadata={"source": "synthetic"}, is_gold=i < n_gold)
+            truth = {c.removeprefix("truth_"): row[c] for c in truth_cols if row[c]}
+            SubjectTruth.objects.create(subject=subject, values={**truth, "clumps": row["clumps"]})
+            if subject.is_gold:
+                GoldAnswer.objects.bulk_create([GoldAnswer(subject=subject, task=k, value=v)
+                                                for k, v in truth.items()])
+    return subject_set

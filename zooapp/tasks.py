@@ -1,0 +1,43 @@
+"""Celery tasks: they take ids, call one service, and own the retry policy."""
+from __future__ import annotations
+
+from celery import shared_task
+
+from zooapp.services import aggregation as agg_services
+from zooapp.services import machine as machine_services
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=10)
+def aggregate_workflow(workflow_id: int) -> int:
+    n = agg_services.workflow_aggregate_all(workflow_id=workflow_id)
+    if machine_services.workflow_needs_retraining(workflow_id=workflow_id):
+        train_classifier.delay(workflow_id)
+    return n
+
+
+@shared_task
+def aggregate_sweep() -> int:
+    """Catch classifications whose aggregation message was lost (broker restart, killed worker)."""
+    ids = agg_services.workflows_with_pending()
+    for workflow_id in ids:
+        aggregate_workflow.delay(workflow_id)
+    return len(ids)
+
+
+@shared_task(acks_late=True)
+def recompute_workflow(workflow_id: int) -> dict:
+    return agg_services.workflow_recompute(workflow_id=workflow_id)
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def train_classifier(workflow_id: int) -> int | None:
+    version = machine_services.classifier_train(workflow_id=workflow_id)
+    return version.pk if version else None
+
+
+@shared_task
+def train_sweep() -> int:
+    ids = machine_services.workflows_due_for_training()
+    for workflow_id in ids:
+        train_classifier.delay(workflow_id)
+    return len(ids)
