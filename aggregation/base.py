@@ -25,6 +25,11 @@ BOX_COLUMNS = ("task", "worker", "x_min", "y_min", "x_max", "y_max")
 SEEN_COLUMNS = ("task", "worker")
 
 
+def _show(value) -> str:
+    """repr() of a cell as the user wrote it (a numpy scalar shows as its Python value)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _require_frame(df, columns: Sequence[str], what: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{what} must be a pandas DataFrame, got {type(df).__name__}")
@@ -58,10 +63,10 @@ def validate_gold(df, votes: pd.DataFrame) -> pd.DataFrame:
     out = _require_frame(df, GOLD_COLUMNS, "gold")
     if out["task"].duplicated().any():
         dup = out.loc[out["task"].duplicated(), "task"].iloc[0]
-        raise ValueError(f"gold gives task {dup!r} more than one label")
+        raise ValueError(f"gold gives task {_show(dup)} more than one label")
     unvoted = ~out["task"].isin(votes["task"])
     if unvoted.any():
-        raise ValueError(f"gold task {out.loc[unvoted, 'task'].iloc[0]!r} has no votes")
+        raise ValueError(f"gold task {_show(out.loc[unvoted, 'task'].iloc[0])} has no votes")
     return out
 
 
@@ -69,6 +74,9 @@ def validate_boxes(df) -> pd.DataFrame:
     """Check a box table: numeric, finite corners with ``x_min <= x_max`` and ``y_min <= y_max``."""
     out = _require_frame(df, BOX_COLUMNS, "boxes")
     coords = ["x_min", "y_min", "x_max", "y_max"]
+    if out.empty:
+        # An image nobody drew on is valid; an empty CSV column has no dtype worth checking.
+        return out.astype({c: float for c in coords})
     for column in coords:
         if not pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
             raise ValueError(f"boxes column {column!r} must be numeric")
@@ -78,7 +86,7 @@ def validate_boxes(df) -> pd.DataFrame:
         bad = out[hi] < out[lo]
         if bad.any():
             row = out.index[bad.to_numpy()][0]
-            raise ValueError(f"boxes row {row!r} has {hi} < {lo}")
+            raise ValueError(f"boxes row {_show(row)} has {hi} < {lo}")
     return out.astype({c: float for c in coords})
 
 
@@ -93,7 +101,7 @@ def validate_seen(df, boxes: pd.DataFrame | None = None) -> pd.DataFrame:
         unseen = joined["_merge"] == "left_only"
         if unseen.any():
             task, worker = joined.loc[unseen, ["task", "worker"]].iloc[0]
-            raise ValueError(f"worker {worker!r} drew boxes on task {task!r} but is not in seen")
+            raise ValueError(f"worker {_show(worker)} drew boxes on task {_show(task)} but is not in seen")
     return out
 
 

@@ -61,5 +61,6 @@ def build_candidates(boxes: pd.DataFrame, seen: pd.DataFrame, *, min_iou: float 
     marks = pd.DataFrame(mark_rows, columns=["candidate", "worker", "distance"])
     pairs = cand[["task"]].rename_axis("candidate").reset_index().merge(seen, on="task")
     views = pairs.merge(marks, on=["candidate", "worker"], how="left")
+    views = views.astype({"candidate": np.int64, "distance": float})
     views["drew"] = views["distance"].notna()
     return Candidates(boxes=cand, views=views[["candidate", "worker", "drew", "distance"]], seen=seen)

@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from aggregation.boxes import (LeanBoxAggregator, MajorityBoxAggregator, cluster_boxes, consensus_for_image,
+                               iou_matrix)
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["task", "worker", "x_min", "y_min", "x_max", "y_max"])
+
+
+TWO_AGREE = frame([(1, "a", 0, 0, 10, 10), (1, "b", 1, 0, 11, 10), (1, "c", 50, 50, 60, 60)])
+
+
+def test_it_computes_iou_by_hand():
+    iou = iou_matrix([[0, 0, 2, 2]], [[1, 0, 3, 2], [5, 5, 6, 6]])
+    np.testing.assert_allclose(iou, [[2 / 6, 0.0]])
+
+
+def test_it_never_puts_two_boxes_of_one_worker_in_a_cluster():
+    coords = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10]], dtype=float)
+    ids = cluster_boxes(coords, np.array([0, 0, 1]))
+    assert ids[0] != ids[1] and len(set(ids)) == 2
+
+
+def test_it_keeps_a_box_two_of_three_agree_on_and_drops_the_lone_one():
+    consensus, risk = consensus_for_image(TWO_AGREE, ["a", "b", "c"])
+    assert len(consensus) == 1
+    np.testing.assert_allclose(consensus.loc[0, ["x_min", "y_min", "x_max", "y_max"]], [0.5, 0, 10.5, 10])
+    assert consensus.loc[0, "n_workers"] == 2 and consensus.loc[0, "n_seen"] == 3
+    assert 0 < risk < 1
+
+
+def test_it_counts_an_empty_view_as_evidence_against_a_box():
+    one_box = frame([(1, "a", 0, 0, 10, 10)])
+    alone = consensus_for_image(one_box, ["a"])[0]
+    doubted = consensus_for_image(one_box, ["a", "b", "c", "d"])[0]
+    assert len(alone) == 1 and len(doubted) == 0
+
+
+def test_it_lowers_the_risk_as_agreeing_workers_arrive():
+    box = (0, 0, 10, 10)
+    risks = [consensus_for_image(frame([(1, w, *box) for w in "abcd"[:n]]), list("abcd"[:n]))[1]
+             for n in (1, 2, 3, 4)]
+    assert all(np.diff(risks) < 0)
+
+
+def test_it_gives_an_image_nobody_marked_only_the_risk_of_missed_objects():
+    consensus, risk = consensus_for_image(frame([]), ["a", "b"], boxes_per_image=1.0)
+    assert consensus.empty
+    assert risk == pytest.approx(0.2 * 0.2)
+
+
+def test_it_trusts_a_worker_with_a_low_miss_rate():
+    params = pd.DataFrame({"fp_rate": [0.01, 0.3], "miss_rate": [0.01, 0.5], "sigma": [0.1, 0.3]},
+                          index=pd.Index(["good", "sloppy"], name="worker"))
+    boxes = frame([(1, "good", 0, 0, 10, 10)])
+    trusted, _ = consensus_for_image(boxes, ["good", "sloppy"], worker_params=params)
+    assert len(trusted) == 1
+
+
+def test_it_learns_who_misses_boxes_on_a_simulated_crowd():
+    rng = np.random.default_rng(0)
+    miss = {"good": 0.05, "bad": 0.6}
+    rows, seen = [], []
+    for task in range(200):
+        objects = rng.uniform(0, 100, size=(rng.integers(1, 4), 2))
+        for worker in ["good", "bad", "x", "y", "z"]:
+            seen.append((task, worker))
+            for x, y in objects:
+                if rng.random() > miss.get(worker, 0.2):
+                    jitter = rng.normal(0, 0.5, 4)
+                    rows.append((task, worker, x + jitter[0], y + jitter[1], x + 10 + jitter[2], y + 20 + jitter[3]))
+    model = LeanBoxAggregator().fit(frame(rows), pd.DataFrame(seen, columns=["task", "worker"]))
+    params = model.worker_params_
+    assert params.loc["good", "miss_rate"] < 0.1 < 0.5 < params.loc["bad", "miss_rate"] < 0.7
+    assert model.converged_ and model.risk_.index.nunique() == 200
+
+
+def test_it_keeps_majority_boxes_by_fraction_of_viewers():
+    model = MajorityBoxAggregator().fit(TWO_AGREE, pd.DataFrame({"task": [1] * 4, "worker": list("abcd")}))
+    assert model.consensus_["n_workers"].tolist() == [2]
+    assert model.consensus_["p_real"].tolist() == [0.5]
+
+
+def test_it_refuses_boxes_of_two_images_in_consensus_for_image():
+    with pytest.raises(ValueError, match="one image"):
+        consensus_for_image(frame([(1, "a", 0, 0, 1, 1), (2, "a", 0, 0, 1, 1)]), ["a"])
