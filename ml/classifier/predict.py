@@ -1,0 +1,84 @@
+"""Predictions with rotation averaging, MC dropout and the ensemble."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from aggregation.schema import TaskTree
+from ml.active import bald_score, entropy
+from ml.checkpoint import load_checkpoint
+from ml.classifier.model import ClassifierConfig, TreeEnsemble, question_slices
+from ml.data import dihedral, load_images, to_float
+from ml.device import Runtime, runtime
+
+
+def load_classifier(checkpoint: Path) -> tuple[TreeEnsemble, ClassifierConfig, TaskTree]:
+    """Rebuild the ensemble, its config and its tree from a classifier checkpoint (on the CPU)."""
+    state = load_checkpoint(checkpoint, kind="classifier")
+    cfg = ClassifierConfig(**state["config"])
+    tree = TaskTree.from_dict(state["tree"])
+    model = TreeEnsemble(cfg, tree)
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg, tree
+
+
+def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
+            batch_size: int = 128) -> dict[str, dict]:
+    """Predicted answer fractions and their uncertainty for every question of the tree.
+
+    Each sample is one ensemble member with one dropout mask, averaged over the
+    8 rotations and flips of the image (Dieleman et al. 2015, MNRAS 450, 1441);
+    there are ``n_ensemble x mc_samples`` samples (Walmsley et al. 2020).  The
+    encoder runs once per view: dropout acts only on the pooled features, so the
+    MC samples reuse it.
+
+    Parameters
+    ----------
+    checkpoint : Path
+        A ``best.pt`` or ``checkpoint.pt`` written by :func:`train_classifier`.
+    images : sequence of Path
+        ``N`` image files (resized to the training size).
+
+    Returns
+    -------
+    dict
+        ``{question key: {"probs": (N, K) mean expected vote fractions,
+        "bald": (N,) mutual information (nats), "entropy": (N,) entropy of probs}}``.
+    """
+    model, cfg, tree = load_classifier(checkpoint)
+    rt = runtime()
+    model.to(rt.device)
+    x, _ = load_images(list(images), cfg.image_size, progress=progress)
+    torch.manual_seed(cfg.seed)  # fixed dropout masks: the same images give the same scores
+    slices = question_slices(tree)
+    chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt)
+              for i in tqdm(range(0, len(x), batch_size), desc="predict", disable=not progress)]
+    samples = torch.cat(chunks, dim=1).numpy()  # (S, N, A)
+    out = {}
+    for key, s in slices.items():
+        per_question = samples[..., s]
+        probs = per_question.mean(axis=0)
+        out[key] = {"probs": probs, "bald": bald_score(per_question), "entropy": entropy(probs)}
+    return out
+
+
+@torch.no_grad()
+def _sample_fractions(model: TreeEnsemble, images: torch.Tensor, mc_samples: int, slices: dict[str, slice],
+                      rt: Runtime) -> torch.Tensor:
+    """``(B, 3, H, W)`` uint8 -> ``(M * mc_samples, B, A)`` expected vote fractions, view-averaged."""
+    x = rt.to_device(to_float(images))
+    samples = []
+    for member in model.members:
+        with rt.autocast():
+            views = [member.encoder(dihedral(x, k)).float() for k in range(8)]
+        for _ in range(mc_samples):
+            alpha = torch.stack([member.concentrations(v, mc_dropout=True) for v in views])  # (8, B, A)
+            samples.append(alpha)
+    alpha = torch.stack(samples)  # (S, 8, B, A)
+    # E[fraction] = alpha_a / sum of alpha over the question's own answers.
+    fractions = torch.cat([alpha[..., s] / alpha[..., s].sum(-1, keepdim=True) for s in slices.values()], dim=-1)
+    return fractions.mean(dim=1).cpu()
