@@ -1,0 +1,136 @@
+import uuid
+
+import numpy as np
+import pytest
+
+from tests.conftest import annotations_for, make_workflow
+from zooapp.models import Classification, Reliability, Retirement, Subject, Volunteer
+from zooapp.services.aggregation import (posterior_probs, workflow_aggregate_all, workflow_recompute,
+                                         workflow_state_snapshot)
+from zooapp.services.classifications import classification_create
+from zooapp.services.retirement import workflow_rules_reapply, workflow_rules_update
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def classify(workflow, subject, volunteer, answer="smooth", boxes=None):
+    return classification_create(volunteer=volunteer, subject_id=subject.pk,
+                                 workflow_version_id=workflow.current_version.pk,
+                                 annotations=annotations_for(answer, boxes), idempotency_key=uuid.uuid4())
+
+
+def volunteers(n):
+    return [Volunteer.objects.create(name=f"v{i}") for i in range(n)]
+
+
+def test_it_retires_a_subject_once_the_posterior_crosses_the_threshold(admin_user):
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"posterior_threshold": 0.9, "min_classifications": 3})
+    subject = workflow.subjects.first()
+    crowd = volunteers(6)
+    for v in crowd[:2]:
+        classify(workflow, subject, v)
+    assert Subject.objects.get(pk=subject.pk).status == "active"  # below the minimum count
+    for v in crowd[2:]:
+        classify(workflow, subject, v)
+        if Subject.objects.get(pk=subject.pk).is_retired:
+            break
+    subject.refresh_from_db()
+    assert subject.is_retired
+    retirement = Retirement.objects.get(subject=subject)
+    assert retirement.reason == "posterior_threshold" and retirement.n_classifications >= 3
+    assert max(retirement.posterior) >= 0.9
+
+
+def test_it_retires_at_the_maximum_count_when_the_crowd_disagrees(admin_user):
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"posterior_threshold": 0.9999,
+                                                                "min_classifications": 1, "max_classifications": 4})
+    subject = workflow.subjects.first()
+    for v, answer in zip(volunteers(4), ["smooth", "featured", "smooth", "featured"]):
+        classify(workflow, subject, v, answer)
+    assert Retirement.objects.get(subject=subject).reason == "max_classifications"
+
+
+def test_gold_subjects_train_the_volunteers_confusion_matrix_and_never_retire(admin_user):
+    workflow = make_workflow(owner=admin_user, n_gold=1, rules={"min_classifications": 1,
+                                                                "posterior_threshold": 0.5})
+    gold = workflow.subjects.get(is_gold=True)
+    right, wrong = volunteers(2)
+    classify(workflow, gold, right, "smooth")
+    classify(workflow, gold, wrong, "featured")
+    alpha_right = np.asarray(Reliability.objects.get(volunteer=right, task="T0").alpha)
+    alpha_wrong = np.asarray(Reliability.objects.get(volunteer=wrong, task="T0").alpha)
+    smooth, featured = 0, 1
+    assert alpha_right[smooth, smooth] - alpha_wrong[smooth, smooth] == pytest.approx(1.0)
+    assert alpha_wrong[smooth, featured] - alpha_right[smooth, featured] == pytest.approx(1.0)
+    assert not Subject.objects.get(pk=gold.pk).is_retired
+
+
+def test_the_online_state_equals_a_recompute_from_the_stored_classifications(admin_user):
+    workflow = make_workflow(owner=admin_user, n_subjects=6, n_gold=2,
+                             rules={"posterior_threshold": 0.999, "min_classifications": 10})
+    rng = np.random.default_rng(0)
+    subjects = list(workflow.subjects.all())
+    for v in volunteers(5):
+        for s in subjects:
+            classify(workflow, s, v, rng.choice(["smooth", "featured", "artifact"]))
+    before = workflow_state_snapshot(workflow_id=workflow.pk)
+    diff = workflow_recompute(workflow_id=workflow.pk)
+    assert diff == {"reliabilities": [], "posteriors": [], "counts": []}
+    assert workflow_state_snapshot(workflow_id=workflow.pk) == before
+    assert len(before["reliabilities"]) >= 5 and len(before["posteriors"]) >= 6
+
+
+def test_classifications_left_pending_are_aggregated_exactly_once(admin_user, settings):
+    from zooapp.celery import app
+
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"min_classifications": 50, "max_classifications": 100})
+    subject = workflow.subjects.first()
+    app.conf.task_always_eager = False  # as if the broker lost the messages
+    try:
+        app.conf.broker_url = "memory://"
+        for v in volunteers(3):
+            classify(workflow, subject, v)
+    finally:
+        app.conf.task_always_eager = True
+    assert Classification.objects.filter(aggregation_seq__isnull=True).count() == 3
+    assert workflow_aggregate_all(workflow_id=workflow.pk) == 3
+    assert workflow_aggregate_all(workflow_id=workflow.pk) == 0
+    assert Subject.objects.get(pk=subject.pk).n_classifications == 3
+
+
+def test_changing_rules_is_audited_and_reapplying_them_unretires(admin_user):
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"posterior_threshold": 0.6, "min_classifications": 1})
+    subject = workflow.subjects.first()
+    classify(workflow, subject, volunteers(1)[0])
+    assert Subject.objects.get(pk=subject.pk).is_retired
+    workflow = workflow_rules_update(workflow=workflow, user=admin_user,
+                                     rules={**workflow.retirement_rules, "min_classifications": 5})
+    change = workflow.rule_changes.get()
+    assert (change.old["min_classifications"], change.new["min_classifications"]) == (1, 5)
+    assert workflow_rules_reapply(workflow_id=workflow.pk) == {"retired": 0, "unretired": 1}
+    assert not Subject.objects.get(pk=subject.pk).is_retired
+    assert Retirement.objects.filter(subject=subject).values_list("action", flat=True).last() == "unretire"
+
+
+def test_bad_rules_are_refused_and_leave_the_workflow_as_it_was(admin_user):
+    from zooapp.services.retirement import RulesRejected
+
+    workflow = make_workflow(owner=admin_user)
+    before = dict(workflow.retirement_rules)
+    with pytest.raises(RulesRejected):
+        workflow_rules_update(workflow=workflow, user=admin_user, rules={**before, "posterior_threshold": 7})
+    workflow.refresh_from_db()
+    assert workflow.retirement_rules == before and not workflow.rule_changes.exists()
+
+
+def test_boxes_become_consensus_boxes_with_p_real(admin_user):
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"min_classifications": 50, "max_classifications": 100})
+    subject = workflow.subjects.first()
+    box = {"tool": "clump", "x_min": 10, "y_min": 10, "x_max": 20, "y_max": 20}
+    for i, v in enumerate(volunteers(3)):
+        classify(workflow, subject, v, "featured", [{**box, "x_min": 10 + i * 0.5}])
+    consensus = list(subject.consensus_boxes.all())
+    assert len(consensus) == 1
+    assert consensus[0].n_workers == 3 and consensus[0].n_seen == 3
+    assert 10 <= consensus[0].x_min <= 11 and consensus[0].p_real > 0.5
+    assert posterior_probs(subject.posteriors.get(task="T0"))[1] > 0.5

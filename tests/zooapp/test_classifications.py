@@ -1,0 +1,102 @@
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import annotations_for
+from zooapp.models import Classification, Subject, SubjectPosterior
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def post(client, workflow, subject, annotations, key=None):
+    body = {"subject": subject.pk, "workflow_version": workflow.current_version.pk,
+            "idempotency_key": str(key or uuid.uuid4()), "annotations": annotations}
+    return client.post(reverse("api-classifications"), body, content_type="application/json")
+
+
+def test_it_stores_a_valid_classification_and_aggregates_it(client, demo_workflow):
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    response = post(client, demo_workflow, subject, annotations_for("featured", [
+        {"tool": "clump", "x_min": 10, "y_min": 10, "x_max": 20, "y_max": 22}]))
+    assert response.status_code == 201, response.json()
+    stored = Classification.objects.get(pk=response.json()["id"])
+    assert stored.annotations[2]["value"][0]["x_max"] == 20.0
+    assert stored.is_aggregated
+    assert Subject.objects.get(pk=subject.pk).n_classifications == 1
+    assert SubjectPosterior.objects.get(subject=subject, task="T0").vote_counts == [0, 1, 0]
+
+
+def test_it_counts_a_retried_submission_once(client, demo_workflow):
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    key = uuid.uuid4()
+    first = post(client, demo_workflow, subject, annotations_for(), key=key)
+    second = post(client, demo_workflow, subject, annotations_for(), key=key)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert Classification.objects.count() == 1
+    assert Subject.objects.get(pk=subject.pk).n_classifications == 1
+
+
+@pytest.mark.parametrize("annotations, fragment", [
+    ([{"task": "T1", "value": "round"}], "expects 'T0'"),
+    ([{"task": "T0", "value": "elliptical"}], "not one of"),
+    ([{"task": "T0", "value": "smooth"}], "stops before task 'T1'"),
+    (annotations_for("featured", [{"tool": "clump", "x_min": 10, "y_min": 10, "x_max": 90, "y_max": 20}]),
+     "outside"),
+    (annotations_for("featured", [{"tool": "clump", "x_min": 10, "y_min": 10, "x_max": 10, "y_max": 20}]),
+     "positive width"),
+    (annotations_for("featured", [{"tool": "clump", "x_min": "a", "y_min": 1, "x_max": 3, "y_max": 4}]),
+     "finite number"),
+    (annotations_for("featured", [{"tool": "clump", "x_min": 1, "y_min": 1, "x_max": 3, "y_max": 4}] * 21),
+     "between 0 and 20"),
+])
+def test_it_rejects_bad_annotations_with_a_clear_message_and_stores_nothing(client, demo_workflow, annotations,
+                                                                            fragment):
+    subject = demo_workflow.subjects.first()
+    response = post(client, demo_workflow, subject, annotations)
+    assert response.status_code == 400
+    assert fragment in response.json()["detail"]
+    assert Classification.objects.count() == 0
+
+
+def test_it_rejects_malformed_json_and_unknown_subjects(client, demo_workflow):
+    bad = client.post(reverse("api-classifications"), "{not json", content_type="application/json")
+    assert bad.status_code == 400 and "JSON" in bad.json()["detail"]
+    subject = demo_workflow.subjects.first()
+    subject.pk = 999_999
+    missing = post(client, demo_workflow, subject, annotations_for())
+    assert missing.status_code == 400 and "does not exist" in missing.json()["detail"]
+    assert Classification.objects.count() == 0
+
+
+def test_it_refuses_a_second_classification_of_the_same_subject(client, demo_workflow):
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    assert post(client, demo_workflow, subject, annotations_for()).status_code == 201
+    again = post(client, demo_workflow, subject, annotations_for("featured"))
+    assert again.status_code == 400 and "already classified" in again.json()["detail"]
+
+
+def test_gold_feedback_is_given_only_after_the_classification_is_saved(client, demo_workflow):
+    gold = demo_workflow.subjects.get(is_gold=True)
+    page = client.get(reverse("classify", args=[demo_workflow.pk]))
+    assert b"GoldAnswer" not in page.content
+    response = post(client, demo_workflow, gold, annotations_for("featured"))
+    assert response.json()["gold"] is True
+    feedback = client.get(reverse("api-classification-feedback", args=[response.json()["id"]])).json()
+    assert feedback == {"gold": True, "expected": {"T0": "smooth"}, "given": {"T0": "featured"}, "correct": False}
+
+
+def test_feedback_of_someone_elses_classification_is_not_found(client, demo_workflow):
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    cid = post(client, demo_workflow, subject, annotations_for()).json()["id"]
+    other = client.__class__()
+    assert other.get(reverse("api-classification-feedback", args=[cid])).status_code == 404
+
+
+def test_listing_own_classifications_supports_since(client, demo_workflow):
+    subjects = list(demo_workflow.subjects.filter(is_gold=False)[:3])
+    ids = [post(client, demo_workflow, s, annotations_for()).json()["id"] for s in subjects]
+    listed = client.get(reverse("api-classifications"), {"since": ids[0]}).json()
+    assert [c["id"] for c in listed["results"]] == ids[1:]
+    assert client.get(reverse("api-classifications"), {"since": "x"}).status_code == 400
