@@ -7,7 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
-from zooapp import api, views
+from zooapp.api import volunteer as api
+from zooapp.views import dashboard as dashboard_views
+from zooapp.views import volunteer as views
 
 router = DefaultRouter()
 router.register("projects", api.ProjectViewSet, basename="project")
@@ -21,8 +23,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("classify/<int:workflow_id>/", views.classify, name="classify"),
     path("me/", views.me, name="me"),
-    path("dashboard/", views.dashboard_index, name="dashboard-index"),
-    path("dashboard/<int:workflow_id>/", views.dashboard, name="dashboard"),
+    path("dashboard/", dashboard_views.dashboard_index, name="dashboard-index"),
+    path("dashboard/<int:workflow_id>/", dashboard_views.dashboard, name="dashboard"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.ClaimingLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

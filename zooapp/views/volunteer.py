@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import LoginView
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from zooapp.models import Workflow
 from zooapp.selection import queue_next
 from zooapp.serializers import subject_payload
-from zooapp.services.dashboard import volunteer_stats, workflow_status
+from zooapp.services.dashboard import volunteer_stats
 from zooapp.services.volunteers import volunteer_claim_anonymous, volunteer_for_session
 from zooapp.throttle import signup_allowed
 
@@ -85,16 +84,3 @@ class ClaimingLoginView(LoginView):
     def form_valid(self, form):
         volunteer_claim_anonymous(user=form.get_user(), session=self.request.session)
         return super().form_valid(form)
-
-
-@staff_member_required
-def dashboard_index(request):
-    workflows = Workflow.objects.select_related("project").order_by("id")
-    return render(request, "zooapp/dashboard_index.html",
-                  {"rows": [workflow_status(workflow=w) for w in workflows]})
-
-
-@staff_member_required
-def dashboard(request, workflow_id: int):
-    workflow = get_object_or_404(Workflow.objects.select_related("project"), pk=workflow_id)
-    return render(request, "zooapp/dashboard.html", {"workflow": workflow, "status": workflow_status(workflow=workflow)})

@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView, exception_handler as drf_exception_handler
+from rest_framework.views import APIView
 
 from zooapp.models import Classification, ModelVersion, Project, Subject, SubjectPosterior, SubjectSet, Workflow
 from zooapp.selection import queue_next
@@ -18,24 +18,6 @@ from zooapp.serializers import (ClassificationOutSerializer, ModelVersionSeriali
                                 subject_payload)
 from zooapp.services.classifications import ClassificationRejected, classification_create, classification_feedback
 from zooapp.services.volunteers import favourite_toggle, volunteer_for_session
-
-
-def exception_handler(exc, context):
-    """Every error body has a `detail` string a person can act on."""
-    response = drf_exception_handler(exc, context)
-    if response is not None and isinstance(response.data, dict) and "detail" not in response.data:
-        response.data = {"detail": _flatten(response.data), "errors": response.data}
-    elif response is not None and isinstance(response.data, list):
-        response.data = {"detail": _flatten(response.data)}
-    return response
-
-
-def _flatten(errors) -> str:
-    if isinstance(errors, dict):
-        return "; ".join(f"{k}: {_flatten(v)}" for k, v in errors.items())
-    if isinstance(errors, list):
-        return " ".join(_flatten(e) for e in errors)
-    return str(errors)
 
 
 class ClassificationCreateApi(APIView):
