@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny synthetic survey (24 galaxies, 32 px) and the demo tree."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from aggregation.schema import TaskTree
+from ml.synth import synth_survey
+
+DEMO_TREE = Path(__file__).resolve().parents[2] / "zooapp" / "demo" / "workflow.json"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The test machine is shared: one thread keeps every test predictable.
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tree() -> TaskTree:
+    return TaskTree.from_dict(json.loads(DEMO_TREE.read_text()))
+
+
+@pytest.fixture(scope="session")
+def survey(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("survey")
+    manifest = synth_survey(24, folder, seed=3, size=32, progress=False)
+    return folder, manifest
