@@ -35,6 +35,7 @@ class ClassifierConfig:
     seed: int = 0
     out_dir: str = "models/classifier"
     resume: bool = False  # continue from out_dir/checkpoint.pt
+    init_checkpoint: str | None = None  # warm start: weights of an earlier classifier (e.g. synthetic-trained)
 
     def check(self) -> None:
         """Raise ValueError naming the first bad setting."""

@@ -26,7 +26,7 @@ def load_classifier(checkpoint: Path) -> tuple[TreeEnsemble, ClassifierConfig, T
     return model.eval(), cfg, tree
 
 
-def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
+def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False, views: int = 8,
             batch_size: int = 128) -> dict[str, dict]:
     """Predicted answer fractions and their uncertainty for every question of the tree.
 
@@ -42,6 +42,8 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
         A ``best.pt`` or ``checkpoint.pt`` written by :func:`train_classifier`.
     images : sequence of Path
         ``N`` image files (resized to the training size).
+    views : int
+        How many of the 8 rotations/flips to average (1--8); fewer is faster.
 
     Returns
     -------
@@ -49,13 +51,15 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
         ``{question key: {"probs": (N, K) mean expected vote fractions,
         "bald": (N,) mutual information (nats), "entropy": (N,) entropy of probs}}``.
     """
+    if not 1 <= views <= 8:
+        raise ValueError(f"views must lie in 1..8, got {views}")
     model, cfg, tree = load_classifier(checkpoint)
     rt = runtime()
     model.to(rt.device)
     x, _ = load_images(list(images), cfg.image_size, progress=progress)
     torch.manual_seed(cfg.seed)  # fixed dropout masks: the same images give the same scores
     slices = question_slices(tree)
-    chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt)
+    chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt, views)
               for i in tqdm(range(0, len(x), batch_size), desc="predict", disable=not progress)]
     samples = torch.cat(chunks, dim=1).numpy()  # (S, N, A)
     out = {}
@@ -68,17 +72,17 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
 
 @torch.no_grad()
 def _sample_fractions(model: TreeEnsemble, images: torch.Tensor, mc_samples: int, slices: dict[str, slice],
-                      rt: Runtime) -> torch.Tensor:
+                      rt: Runtime, views: int) -> torch.Tensor:
     """``(B, 3, H, W)`` uint8 -> ``(M * mc_samples, B, A)`` expected vote fractions, view-averaged."""
     x = rt.to_device(to_float(images))
     samples = []
     for member in model.members:
         with rt.autocast():
-            views = [member.encoder(dihedral(x, k)).float() for k in range(8)]
+            features = [member.encoder(dihedral(x, k)).float() for k in range(views)]
         for _ in range(mc_samples):
-            alpha = torch.stack([member.concentrations(v, mc_dropout=True) for v in views])  # (8, B, A)
+            alpha = torch.stack([member.concentrations(f, mc_dropout=True) for f in features])  # (V, B, A)
             samples.append(alpha)
-    alpha = torch.stack(samples)  # (S, 8, B, A)
+    alpha = torch.stack(samples)  # (S, V, B, A)
     # E[fraction] = alpha_a / sum of alpha over the question's own answers.
     fractions = torch.cat([alpha[..., s] / alpha[..., s].sum(-1, keepdim=True) for s in slices.values()], dim=-1)
     return fractions.mean(dim=1).cpu()

@@ -55,16 +55,7 @@ def train_classifier(cfg: ClassifierConfig, *, images: Sequence[Path], vote_coun
     rt = runtime()
     torch.manual_seed(cfg.seed)
     train_idx, val_idx = _split(len(images), val_fraction, cfg.seed)
-    model = TreeEnsemble(cfg, tree).to(rt.device)
-    if rt.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
-    scaler = torch.amp.GradScaler(rt.device.type, enabled=False)  # bf16 autocast needs no loss scaling
-    state = {"model": model, "optimizer": optimizer, "lr_scheduler": scheduler, "scaler": scaler,
-             "epoch": 0, "best_metric": float("inf"), "metrics": {}}
-    if cfg.resume:
-        _resume(state, Path(cfg.out_dir) / "checkpoint.pt")
+    state = _training_state(cfg, tree, rt)
     loaders = _loaders(x, counts, train_idx, val_idx, cfg, rt)
     _fit(state, loaders, cfg, tree, rt, progress)
     return {"checkpoint": Path(cfg.out_dir) / "best.pt", "metrics": state["metrics"],
@@ -104,6 +95,45 @@ def _loaders(x: torch.Tensor, counts: np.ndarray, train_idx: np.ndarray, val_idx
     train = DataLoader(TensorDataset(x[train_idx], c[train_idx]), shuffle=True, generator=shuffle_gen, **common)
     val = DataLoader(TensorDataset(x[val_idx], c[val_idx]), **common) if val_idx.size else None
     return train, val
+
+
+def _training_state(cfg: ClassifierConfig, tree: TaskTree, rt: Runtime) -> dict:
+    """Model, optimizer, schedule and counters: fresh, warm-started or resumed."""
+    model = TreeEnsemble(cfg, tree)
+    if cfg.init_checkpoint:
+        _warm_start(model, Path(cfg.init_checkpoint), tree)
+    model.to(rt.device)
+    if rt.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    scaler = torch.amp.GradScaler(rt.device.type, enabled=False)  # bf16 autocast needs no loss scaling
+    state = {"model": model, "optimizer": optimizer, "lr_scheduler": scheduler, "scaler": scaler,
+             "epoch": 0, "best_metric": float("inf"), "metrics": {}}
+    if cfg.resume:
+        _resume(state, Path(cfg.out_dir) / "checkpoint.pt")
+    return state
+
+
+def _warm_start(model: TreeEnsemble, path: Path, tree: TaskTree) -> None:
+    """Copy encoders (and heads, when the trees match) from an earlier classifier checkpoint.
+
+    Member ``i`` starts from saved member ``i mod n_saved``, so a larger ensemble can grow from a smaller one.
+    """
+    saved = load_checkpoint(path, kind="classifier")
+    keep_heads = saved["tree"] == tree.to_dict()
+    n_saved = int(saved["config"]["n_ensemble"])
+    own = model.state_dict()
+    for key in own:
+        _, index, rest = key.split(".", 2)  # "members.<i>.<parameter>"
+        source = saved["model"].get(f"members.{int(index) % n_saved}.{rest}")
+        # A different tree changes the head: it starts fresh while the encoder carries over.
+        if source is None or (rest.startswith("head.") and not keep_heads):
+            continue
+        if source.shape != own[key].shape:
+            raise ValueError(f"{path} has a different encoder ({saved['config']['encoder']}) than this config")
+        own[key] = source
+    model.load_state_dict(own)
 
 
 def _resume(state: dict, path: Path) -> None:

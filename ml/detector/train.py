@@ -63,15 +63,7 @@ def train_detector(cfg: DetectorConfig, *, images: Sequence[Path], boxes: pd.Dat
     train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
     if train_idx.size == 0:
         raise ValueError("no images left to train on; lower val_fraction")
-    model.to(rt.device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state = {"model": model, "optimizer": optimizer,
-             "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs),
-             "scaler": torch.amp.GradScaler(rt.device.type, enabled=False), "epoch": 0,
-             "best_metric": -1.0, "metrics": {}}
-    if cfg.resume:
-        _resume(state, Path(cfg.out_dir) / "checkpoint.pt")
+    state = _training_state(model, cfg, rt)
     data = {"x": x, "boxes": per_image, "train": train_idx, "val": val_idx}
     _fit(state, data, cfg, rt, progress)
     return {"checkpoint": Path(cfg.out_dir) / "best.pt", "metrics": state["metrics"],
@@ -119,6 +111,19 @@ def _boxes_per_image(table: pd.DataFrame, sizes: np.ndarray, image_size: int, n:
         rows = np.concatenate([group[BOX_COLUMNS].to_numpy(float) * scale, group[["p_real"]].to_numpy(float)], 1)
         out[int(task)] = torch.as_tensor(rows, dtype=torch.float32)
     return out
+
+
+def _training_state(model: torch.nn.Module, cfg: DetectorConfig, rt: Runtime) -> dict:
+    model.to(rt.device)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
+    state = {"model": model, "optimizer": optimizer,
+             "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs),
+             "scaler": torch.amp.GradScaler(rt.device.type, enabled=False), "epoch": 0,
+             "best_metric": -1.0, "metrics": {}}
+    if cfg.resume:
+        _resume(state, Path(cfg.out_dir) / "checkpoint.pt")
+    return state
 
 
 def _resume(state: dict, path: Path) -> None:

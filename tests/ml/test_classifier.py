@@ -90,3 +90,24 @@ def test_it_rejects_an_unknown_encoder(tree):
 def test_it_builds_a_resnet18_ensemble_too(tree):
     model = TreeEnsemble(ClassifierConfig(encoder="resnet18", n_ensemble=1), tree).eval()
     assert model(torch.rand(1, 3, 32, 32)).shape[:2] == (1, 1)
+
+
+def test_it_warm_starts_a_larger_ensemble_from_an_earlier_checkpoint(trained, tree, tmp_path):
+    from ml.classifier import load_classifier
+    from ml.classifier.train import _training_state
+    from ml.device import runtime
+
+    result, *_ = trained
+    cfg = dataclasses.replace(_cfg(tmp_path), n_ensemble=3, init_checkpoint=str(result["checkpoint"]))
+    model = _training_state(cfg, tree, runtime())["model"]
+    saved, *_ = load_classifier(result["checkpoint"])
+    assert torch.equal(model.members[2].head.weight, saved.members[0].head.weight)
+    assert torch.equal(model.members[1].encoder.blocks[0][0].weight, saved.members[1].encoder.blocks[0][0].weight)
+
+
+def test_it_averages_fewer_views_when_asked(trained):
+    result, images, *_ = trained
+    out = predict(result["checkpoint"], images=images[:2], views=1)
+    assert out["T0"]["probs"].shape == (2, 3)
+    with pytest.raises(ValueError, match="views"):
+        predict(result["checkpoint"], images=images[:2], views=9)
