@@ -16,6 +16,13 @@ from zooapp.celery import app as celery_app
 DEMO_TREE = json.loads((Path(__file__).resolve().parent.parent / "zooapp" / "demo" / "workflow.json").read_text())
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # The SQLite test database and whitenoise's root live under var/, which a fresh clone lacks.
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -36,24 +36,30 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer, n: int = 1, rng: ran
     rng = rng or random.Random()
     n_done = Classification.objects.filter(workflow=workflow, volunteer=volunteer).count()
     want_gold = sum(rng.random() < gold_rate(workflow=workflow, n_done=n_done + i) for i in range(n))
-    served = _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng), want_gold)
-    served += _claim(volunteer, _candidates(workflow, volunteer, gold=False, rng=rng), n - len(served))
-    if len(served) < n:  # no gold left, or no regular subjects left: fill from the other pool
-        served += _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng), n - len(served))
+    limit = n + CANDIDATES  # spare candidates for those a concurrent request claims first
+    served = _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit), want_gold)
+    served += _claim(volunteer, _candidates(workflow, volunteer, gold=False, rng=rng, limit=limit),
+                     n - len(served))
+    if len(served) < n:  # no regular subjects left: fill from the gold pool
+        served += _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit),
+                         n - len(served))
     if not served:
         return QueueResult(subjects=[], finished=True, message=FINISHED)
     return QueueResult(subjects=served, finished=False)
 
 
-def _candidates(workflow: Workflow, volunteer: Volunteer, *, gold: bool, rng: random.Random) -> list[Subject]:
+def _candidates(workflow: Workflow, volunteer: Volunteer, *, gold: bool, rng: random.Random,
+                limit: int) -> list[Subject]:
     seen = SubjectView.objects.filter(volunteer=volunteer).values("subject_id")
     qs = (Subject.objects.filter(workflow=workflow, status=Subject.Status.ACTIVE, is_gold=gold)
           .exclude(pk__in=seen).prefetch_related("frames"))
     if gold:
         # Gold subjects are never retired and are shown to everyone: a random one spreads the load.
-        ids = list(qs.values_list("pk", flat=True)[:200])
-        return list(qs.filter(pk__in=rng.sample(ids, min(len(ids), CANDIDATES))))
-    return list(qs.order_by("-priority", "id")[:CANDIDATES])
+        ids = list(qs.values_list("pk", flat=True)[:10 * limit])
+        picked = rng.sample(ids, min(len(ids), limit))
+        by_id = {s.pk: s for s in qs.filter(pk__in=picked)}
+        return [by_id[pk] for pk in picked if pk in by_id]
+    return list(qs.order_by("-priority", "id")[:limit])
 
 
 def _claim(volunteer: Volunteer, candidates: list[Subject], n: int) -> list[Subject]:

@@ -118,6 +118,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker write concurrently: wait for the lock instead of failing.
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Tests use a file, not memory: threads then get real, separate connections, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
@@ -212,7 +214,8 @@ CELERY_TASK_ROUTES = {
     "zooapp.tasks.predict_*": {"queue": "ml"},
 }
 CELERY_BEAT_SCHEDULE = {
-    "sweep-unaggregated": {"task": "zooapp.tasks.aggregate_sweep", "schedule": 30.0},
+    "sweep-unaggregated": {"task": "zooapp.tasks.aggregate_sweep",
+                           "schedule": float(env_int("AGGREGATE_SWEEP_SECONDS", 30))},
     "retrain-models": {"task": "zooapp.tasks.train_sweep", "schedule": float(env_int("RETRAIN_EVERY_SECONDS", 3600))},
 }
 
