@@ -205,7 +205,7 @@ export class BoxTool {
       if (here !== g) this.layer.insertBefore(g, here ?? null);
       this._updateMarkNode(g, mark, index, ppu);
     });
-    const showCursor = this.enabled && this.svg.matches(":focus") && this._selected === null;
+    const showCursor = this.enabled && this.svg.matches(":focus-visible") && this._selected === null;
     this.cursor.setAttribute("visibility", showCursor || this._kbDraw ? "visible" : "hidden");
     const c = this.cursor.children;
     const arm = 8 / ppu;
@@ -225,10 +225,9 @@ export class BoxTool {
     const g = el("g", {class: "mark", tabindex: "0", role: "button", "data-id": id});
     g.append(el("rect", {class: "mark-body", "data-part": "body"}));
     g.append(el("text", {class: "mark-label", "aria-hidden": "true"}));
-    for (const h of HANDLES) {
-      g.append(el("rect", {class: "mark-hit", "data-handle": h}));
-      g.append(el("rect", {class: `mark-handle mark-handle-${h}`, "data-handle": h}));
-    }
+    // Edge grab strips first, corners on top of them, then the visible squares.
+    for (const h of ["n", "e", "s", "w", "nw", "ne", "se", "sw"]) g.append(el("rect", {class: "mark-hit", "data-handle": h}));
+    for (const h of HANDLES) g.append(el("rect", {class: `mark-handle mark-handle-${h}`, "data-handle": h}));
     return g;
   }
 
@@ -248,10 +247,21 @@ export class BoxTool {
     this._setAttrs(label, {x: mark.x_min + 9 / ppu, y: mark.y_min - 4 / ppu, "font-size": fs});
     label.textContent = String(index + 1);
     const points = this._handlePoints(mark);
+    const hit = HANDLE_HIT_PX / ppu;
     for (const node of handles) {
-      const [px, py] = points[node.dataset.handle];
-      const size = (node.classList.contains("mark-hit") ? HANDLE_HIT_PX : HANDLE_PX) / ppu;
-      this._setAttrs(node, {x: px - size / 2, y: py - size / 2, width: size, height: size});
+      const name = node.dataset.handle;
+      const [px, py] = points[name];
+      if (node.classList.contains("mark-hit") && name.length === 1) {
+        // Edge grab areas run along the whole side (between the corners), not just around the midpoint.
+        const horizontal = name === "n" || name === "s";
+        const along = Math.max(0, (horizontal ? w : h) - hit);
+        this._setAttrs(node, horizontal
+          ? {x: px - along / 2, y: py - hit / 2, width: along, height: hit}
+          : {x: px - hit / 2, y: py - along / 2, width: hit, height: along});
+      } else {
+        const size = node.classList.contains("mark-hit") ? hit : HANDLE_PX / ppu;
+        this._setAttrs(node, {x: px - size / 2, y: py - size / 2, width: size, height: size});
+      }
       node.setAttribute("visibility", selected && this.enabled ? "visible" : "hidden");
     }
   }
