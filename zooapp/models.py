@@ -168,6 +168,9 @@ class Classification(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     # The order in which the online engine consumed it: a recompute replays this order.
     aggregation_seq = models.BigIntegerField(null=True, blank=True, db_index=True)
+    # A machine's vote carries the confusion matrix (task -> (K, K) pseudo-counts) it was measured to have
+    # when it voted, so a recompute weighs the vote exactly as the online engine did.
+    machine_confusion = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["volunteer", "subject"], name="one_classification_per_volunteer")]
