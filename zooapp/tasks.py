@@ -4,6 +4,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from zooapp.services import aggregation as agg_services
+from zooapp.services import exports as export_services
+from zooapp.services import imports as import_services
 from zooapp.services import machine as machine_services
 
 
@@ -41,3 +43,17 @@ def train_sweep() -> int:
     for workflow_id in ids:
         train_classifier.delay(workflow_id)
     return len(ids)
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def export_catalogue(export_id: int) -> str:
+    return export_services.export_run(export_id=export_id).status
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def import_zooniverse(project_id: int, classifications_path: str, workflows_path: str,
+                      zooniverse_workflow_id: int | None = None, version: str = "", box_convention: str = "auto") -> int:
+    report = import_services.zooniverse_import(
+        project_id=project_id, classifications_path=classifications_path, workflows_path=workflows_path,
+        zooniverse_workflow_id=zooniverse_workflow_id, version=version, box_convention=box_convention)
+    return report.workflow.pk

@@ -1,63 +1,136 @@
-"""Catalogues for scientists: retired subjects with their posteriors, as CSV and FITS (astropy)."""
+"""Exports: started from the dashboard or the API, written by a Celery worker, kept for staff to download."""
 from __future__ import annotations
 
+import csv
 import json
+import logging
 from pathlib import Path
 
-from astropy import units as u
+from astropy.io import fits
 from astropy.table import Table
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
 
-from zooapp.models import Retirement, Subject, SubjectPosterior, Workflow
-from zooapp.services.retirement import _probs
+from zooapp.models import Export, Workflow
+from zooapp.services.catalogues import (CLASSIFICATION_COLUMNS, Progress, no_progress, catalogue_table,
+                                        classification_rows, clump_table, coco_document)
 
+log = logging.getLogger(__name__)
 
-def _latest_retirements(workflow: Workflow) -> dict[int, Retirement]:
-    out: dict[int, Retirement] = {}
-    for r in Retirement.objects.filter(subject__workflow=workflow).order_by("created_at", "id"):
-        out[r.subject_id] = r
-    return out
-
-
-def catalogue_table(*, workflow: Workflow, retired_only: bool = True) -> Table:
-    """One row per subject: position, posterior per question and answer, counts, retirement, boxes."""
-    subjects = Subject.objects.filter(workflow=workflow, is_gold=False).prefetch_related("consensus_boxes")
-    if retired_only:
-        subjects = subjects.filter(status=Subject.Status.RETIRED)
-    subjects = list(subjects.order_by("id"))
-    posts = {(p.subject_id, p.task): p for p in SubjectPosterior.objects.filter(subject__in=subjects)}
-    columns = sorted({(p.task, label) for p in posts.values() for label in p.labels})
-    retired = _latest_retirements(workflow)
-    rows = []
-    for s in subjects:
-        r = retired.get(s.pk)
-        row = {"subject_id": s.pk, "external_id": s.external_id, "ra": _nan(s.ra), "dec": _nan(s.dec),
-               "n_classifications": s.n_classifications, "retirement_reason": r.reason if r else "",
-               "retired_at": r.created_at.isoformat() if r else "",
-               "boxes": json.dumps([[b.x_min, b.y_min, b.x_max, b.y_max, round(b.p_real, 4)]
-                                    for b in s.consensus_boxes.all()])}
-        for task, label in columns:
-            p = posts.get((s.pk, task))
-            row[f"p_{task}_{label}"] = float(_probs(p.log_posterior)[p.labels.index(label)]) if p else float("nan")
-        rows.append(row)
-    names = ["subject_id", "external_id", "ra", "dec", "n_classifications", "retirement_reason", "retired_at",
-             "boxes"] + [f"p_{t}_{label}" for t, label in columns]
-    table = Table(rows=[[row[n] for n in names] for row in rows], names=names) if rows else Table(names=names)
-    if rows:
-        table["ra"].unit = u.deg
-        table["dec"].unit = u.deg
-    table.meta["WORKFLOW"] = workflow.name
-    return table
+FORMATS: dict[str, tuple[str, ...]] = {
+    Export.Kind.CATALOGUE: ("fits", "votable", "ecsv", "csv"),
+    Export.Kind.CLUMPS: ("fits", "votable", "ecsv", "csv"),
+    Export.Kind.COCO: ("json",),
+    Export.Kind.CLASSIFICATIONS: ("csv",),
+}
+SUFFIX = {"fits": ".fits", "votable": ".vot.xml", "ecsv": ".ecsv", "csv": ".csv", "json": ".json"}
 
 
-def _nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
+class ExportRejected(ValueError):
+    """An export that cannot be made (unknown kind or format, or a file not ready)."""
 
 
-def catalogue_export(*, workflow: Workflow, out_dir: Path, retired_only: bool = True) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table = catalogue_table(workflow=workflow, retired_only=retired_only)
-    stem = out_dir / f"workflow-{workflow.pk}-catalogue"
-    paths = [stem.with_suffix(".csv"), stem.with_suffix(".fits")]
-    table.write(paths[0], format="ascii.csv", overwrite=True)
-    table.write(paths[1], format="fits", overwrite=True)
-    return paths
+def _check(kind: str, fmt: str) -> None:
+    if kind not in FORMATS:
+        raise ExportRejected(f"unknown export kind {kind!r}; choose one of {', '.join(FORMATS)}")
+    if fmt not in FORMATS[kind]:
+        raise ExportRejected(f"a {kind} export can be written as {', '.join(FORMATS[kind])}, not {fmt!r}")
+
+
+def write_table(table: Table, path: Path, fmt: str) -> None:
+    """Write with units, UCDs and descriptions. FITS also gets TOPCAT's TUCDn/TCOMMn cards."""
+    if fmt == "fits":
+        hdu = fits.table_to_hdu(table)
+        for i, name in enumerate(table.colnames, start=1):
+            hdu.header[f"TUCD{i}"] = table[name].meta.get("ucd", "")
+            hdu.header[f"TCOMM{i}"] = (table[name].description or "")[:68]
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path, overwrite=True)
+    elif fmt == "votable":
+        table.write(path, format="votable", overwrite=True)
+    elif fmt == "ecsv":
+        table.write(path, format="ascii.ecsv", overwrite=True)
+    else:
+        table.write(path, format="ascii.csv", overwrite=True)
+
+
+def export_file_write(*, workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bool = False,
+                      progress: Progress = no_progress) -> int:
+    """Write one export to ``path`` (through a temporary file, so a crash leaves no partial file); returns rows."""
+    _check(kind, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    if kind in (Export.Kind.CATALOGUE, Export.Kind.CLUMPS):
+        table = (catalogue_table(workflow=workflow, retired_only=retired_only, progress=progress)
+                 if kind == Export.Kind.CATALOGUE else clump_table(workflow=workflow, progress=progress))
+        write_table(table, partial, fmt)
+        n = len(table)
+    elif kind == Export.Kind.COCO:
+        document = coco_document(workflow=workflow)
+        partial.write_text(json.dumps(document))
+        n = len(document["annotations"])
+    else:
+        n = _write_classifications(workflow, partial, progress)
+    partial.replace(path)
+    return n
+
+
+def _write_classifications(workflow: Workflow, path: Path, progress: Progress) -> int:
+    n = 0
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CLASSIFICATION_COLUMNS)
+        writer.writeheader()
+        for row in classification_rows(workflow=workflow, progress=progress):
+            writer.writerow(row)
+            n += 1
+    return n
+
+
+def export_start(*, workflow: Workflow, kind: str, fmt: str, user) -> Export:
+    """Queue an export on the ``exports`` queue once the row is committed."""
+    from zooapp import tasks  # tasks import services; importing here keeps the graph acyclic at load time
+
+    _check(kind, fmt)
+    with transaction.atomic():
+        export = Export.objects.create(workflow=workflow, kind=kind, format=fmt,
+                                       requested_by=user if user and user.is_authenticated else None)
+        transaction.on_commit(lambda: tasks.export_catalogue.delay(export.pk))
+    return export
+
+
+def export_run(*, export_id: int) -> Export:
+    """Write an export's file, recording progress; a failure is stored on the row for staff to read."""
+    export = Export.objects.select_related("workflow").get(pk=export_id)
+    if export.status == Export.Status.DONE:
+        return export  # a redelivered message (acks_late) must not write twice
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.RUNNING, progress=0.0, error="")
+    name = f"workflow-{export.workflow_id}/{export.kind}-{export.pk}{SUFFIX[export.format]}"
+
+    def progress(fraction: float) -> None:
+        Export.objects.filter(pk=export.pk).update(progress=round(min(max(fraction, 0.0), 0.99), 3))
+
+    try:
+        n = export_file_write(workflow=export.workflow, kind=export.kind, fmt=export.format,
+                              path=Path(settings.ZOOLOOP_EXPORT_DIR) / name, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - any failure must reach the person waiting on the page
+        log.exception("export %s failed", export.pk)
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=str(exc)[:2000],
+                                                   finished_at=timezone.now())
+        return Export.objects.get(pk=export.pk)
+    Export.objects.filter(pk=export.pk).update(status=Export.Status.DONE, progress=1.0, file_name=name, n_rows=n,
+                                               finished_at=timezone.now())
+    return Export.objects.get(pk=export.pk)
+
+
+def export_file_path(*, export: Export) -> Path:
+    """The finished file, or ExportRejected when it is not ready or has gone."""
+    if export.status != Export.Status.DONE or not export.file_name:
+        raise ExportRejected(f"export {export.pk} is {export.status}, not ready for download")
+    path = Path(settings.ZOOLOOP_EXPORT_DIR) / export.file_name
+    if not path.is_file():
+        raise ExportRejected(f"the file of export {export.pk} is no longer on disk; start a new export")
+    return path
+
+
+def download_name(export: Export) -> str:
+    return f"zooloop-workflow-{export.workflow_id}-{export.kind}-{export.pk}{SUFFIX[export.format]}"

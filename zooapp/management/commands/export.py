@@ -4,22 +4,32 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from zooapp.models import Workflow
-from zooapp.services.exports import catalogue_export
+from zooapp.services.exports import FORMATS, SUFFIX, ExportRejected, export_file_write
 
 
 class Command(BaseCommand):
-    help = "Write the catalogue of retired subjects as CSV and FITS."
+    help = ("Write a workflow's catalogue (FITS, VOTable, ECSV, CSV), clump catalogue, COCO boxes or "
+            "Zooniverse-format classifications.")
 
     def add_arguments(self, parser):
         parser.add_argument("--workflow", type=int, required=True)
+        parser.add_argument("--kind", choices=list(FORMATS), default="catalogue")
+        parser.add_argument("--format", dest="formats", action="append", default=None,
+                            help="repeat for several; default: every format of the kind")
         parser.add_argument("--out", type=Path, default=None)
-        parser.add_argument("--all", action="store_true", help="include subjects not yet retired")
+        parser.add_argument("--retired-only", "--retired", action="store_true",
+                            help="catalogue: only retired subjects")
 
     def handle(self, *args, **opts):
         workflow = Workflow.objects.filter(pk=opts["workflow"]).first()
         if workflow is None:
             raise CommandError(f"workflow {opts['workflow']} does not exist")
-        paths = catalogue_export(workflow=workflow, out_dir=opts["out"] or Path(settings.ZOOLOOP_EXPORT_DIR),
-                                 retired_only=not opts["all"])
-        for path in paths:
-            self.stdout.write(str(path))
+        out = opts["out"] or Path(settings.ZOOLOOP_EXPORT_DIR)
+        for fmt in opts["formats"] or FORMATS[opts["kind"]]:
+            path = out / f"workflow-{workflow.pk}-{opts['kind']}{SUFFIX.get(fmt, '')}"
+            try:
+                n = export_file_write(workflow=workflow, kind=opts["kind"], fmt=fmt, path=path,
+                                      retired_only=opts["retired_only"])
+            except ExportRejected as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"{path} ({n} rows)")

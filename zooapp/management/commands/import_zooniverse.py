@@ -1,0 +1,41 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from zooapp.services.imports import BOX_CONVENTIONS, ImportRejected, import_project, zooniverse_import
+
+
+class Command(BaseCommand):
+    help = ("Import a Zooniverse classification export and its workflow export (CSV) or workflow-version JSON "
+            "as a new workflow, then aggregate it.")
+
+    def add_base_argument(self, parser, *args, **kwargs):
+        if "--version" not in args:  # --version here names the Zooniverse workflow version, not Django's
+            super().add_base_argument(parser, *args, **kwargs)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--classifications", type=Path, required=True)
+        parser.add_argument("--workflows", type=Path, required=True)
+        parser.add_argument("--workflow-id", type=int, default=None, help="Zooniverse workflow id")
+        parser.add_argument("--version", default="", help="workflow version, e.g. 16 or 16.55 (default: latest)")
+        parser.add_argument("--project", default="zooniverse-import", help="slug of the project to import into")
+        parser.add_argument("--owner", default=None, help="owner of a new project (default: first superuser)")
+        parser.add_argument("--box-convention", choices=BOX_CONVENTIONS, default="auto")
+
+    def handle(self, *args, **opts):
+        for key in ("classifications", "workflows"):
+            if not opts[key].is_file():
+                raise CommandError(f"--{key}: {opts[key]} is not a file")
+        try:
+            project = import_project(slug=opts["project"], owner_username=opts["owner"])
+            report = zooniverse_import(
+                project_id=project.pk, classifications_path=opts["classifications"], workflows_path=opts["workflows"],
+                zooniverse_workflow_id=opts["workflow_id"], version=opts["version"],
+                box_convention=opts["box_convention"])
+        except ImportRejected as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"workflow {report.workflow.pk}: {report.n_subjects} subjects, "
+                          f"{report.n_classifications} classifications, {report.n_duplicates} duplicates skipped, "
+                          f"{report.n_dropped_answers} answers not in the workflow")
+        for what, n in report.dropped.most_common():
+            self.stdout.write(f"  dropped {n} x {what}")
