@@ -432,6 +432,8 @@ function render() {
   if (task?.type === "drawing") {
     tool.setTools(task.tools);
     tool.setMarks(state.answers.get(key) ?? []);
+  } else {
+    tool.select(null);
   }
   tool.setEnabled(task?.type === "drawing" && !state.saving);
   tool.setVisible(drawingOnPath);
@@ -463,15 +465,14 @@ function stepLabel() {
 function renderQuestion(key, task) {
   const chosen = state.answers.get(key);
   const multiple = task.type === "multiple";
-  const list = h("div", {class: "answers", role: multiple ? "group" : "radiogroup", "aria-labelledby": "task-question"});
+  const list = h("div", {class: "answers", role: "group", "aria-labelledby": "task-question"});
   task.answers.slice(0, 30).forEach((answer, i) => {
     const selected = multiple ? (chosen ?? []).includes(answer.label) : chosen === answer.label;
     const hotkey = i < 9 ? String(i + 1) : null;
     const button = h("button", {
       type: "button",
       class: `answer${selected ? " is-selected" : ""}`,
-      role: multiple ? "checkbox" : "radio",
-      "aria-checked": String(selected),
+      "aria-pressed": String(selected),
       "data-label": answer.label,
       "aria-keyshortcuts": hotkey,
       onclick: () => (multiple ? toggleMultiple(key, answer.label) : chooseSingle(task, answer)),

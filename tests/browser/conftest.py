@@ -39,7 +39,7 @@ def new_page(browser):
     def make(*, width: int = 1280, height: int = 860, has_touch: bool = False, tutorial: bool = False,
              feedback: bool = False):
         context = browser.new_context(viewport={"width": width, "height": height}, has_touch=has_touch)
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(20_000)
         if not tutorial:
             context.add_init_script(SKIP_TUTORIAL)
         if feedback:

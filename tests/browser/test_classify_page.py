@@ -5,73 +5,11 @@ import json
 
 import pytest
 
+from tests.browser.helpers import (boxes_of, close, drag, drawn_marks, finish_and_submit, go_to_drawing,
+                                   open_classify, stored, to_screen, wait_saved)
 from tests.conftest import DEMO_TREE, make_workflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-# ---------------------------------------------------------------- helpers
-
-def open_classify(page, live_server, workflow) -> int:
-    page.goto(f"{live_server.url}/classify/{workflow.pk}/")
-    page.wait_for_selector("#classify.is-ready")
-    subject = page.get_attribute("#classify", "data-subject")
-    return int(subject) if subject else 0
-
-
-def image_size(page) -> tuple[float, float]:
-    _, _, w, h = (float(v) for v in page.get_attribute("#marks", "viewBox").split())
-    return w, h
-
-
-def to_screen(page, x: float, y: float) -> tuple[float, float]:
-    """Where image pixel (x, y) is on the screen right now, whatever the zoom and pan."""
-    box = page.locator("#marks").bounding_box()
-    w, h = image_size(page)
-    return box["x"] + x / w * box["width"], box["y"] + y / h * box["height"]
-
-
-def drag(page, start, end, steps: int = 8):
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move(*end, steps=steps)
-    page.mouse.up()
-
-
-def drawn_marks(page) -> list[dict]:
-    return page.evaluate("""() => [...document.querySelectorAll('#marks .mark-body')].map((r) => ({
-        x_min: +r.getAttribute('x'), y_min: +r.getAttribute('y'),
-        x_max: +r.getAttribute('x') + +r.getAttribute('width'), y_max: +r.getAttribute('y') + +r.getAttribute('height')}))""")
-
-
-def go_to_drawing(page):
-    page.keyboard.press("2")  # T0: features or disk
-    page.keyboard.press("1")  # T2: edge-on, yes -> T5, the drawing task
-    page.wait_for_selector("#viewer.is-drawing")
-
-
-def finish_and_submit(page):
-    page.click("#next")                      # drawing task -> summary
-    page.wait_for_selector("#classify[data-state=summary]")
-    page.click("#next")                      # Done
-    wait_saved(page)
-
-
-def wait_saved(page):
-    page.wait_for_function("() => document.getElementById('status').textContent.includes('Saved')")
-
-
-def stored(subject_id: int):
-    from zooapp.models import Classification
-    return Classification.objects.get(subject_id=subject_id)
-
-
-def boxes_of(classification, task: str = "T5") -> list[dict]:
-    return next(a["value"] for a in classification.annotations if a["task"] == task)
-
-
-def close(a: float, b: float, tol: float = 0.6) -> bool:
-    return abs(a - b) <= tol
 
 
 # ---------------------------------------------------------------- drawing
@@ -244,7 +182,7 @@ def test_it_goes_back_to_change_an_answer_and_follows_the_new_branch(page, live_
     subject = open_classify(page, live_server, demo_workflow)
     page.keyboard.press("1")                                  # smooth -> T1
     page.click("#back")
-    assert page.get_attribute("button.answer[data-label=smooth]", "aria-checked") == "true"
+    assert page.get_attribute("button.answer[data-label=smooth]", "aria-pressed") == "true"
     page.click("button.answer[data-label=artifact]")          # artifact ends the tree
     page.wait_for_selector("#classify[data-state=summary]")
     page.click("button.change")                               # change T0 again from the summary
@@ -271,7 +209,7 @@ def test_it_takes_several_answers_for_a_multiple_choice_question(page, live_serv
     page.keyboard.press("3")
     page.keyboard.press("1")                                  # toggles "star" off again
     page.keyboard.press("2")
-    assert page.get_attribute("button.answer[data-label=trail]", "aria-checked") == "true"
+    assert page.get_attribute("button.answer[data-label=trail]", "aria-pressed") == "true"
     page.click("#next")
     page.wait_for_selector("#classify[data-state=summary]")
     assert "A satellite trail, A reflection" in page.inner_text("#task-area")
@@ -372,18 +310,43 @@ def test_it_stacks_the_image_above_the_questions_on_a_phone(new_page, live_serve
     assert page.errors == []
 
 
-def test_it_changes_the_stretch_inverts_and_zooms_with_buttons(page, live_server, demo_workflow, screenshot):
+def test_it_tells_the_volunteer_kindly_when_the_galaxy_was_retired_meanwhile(page, live_server, demo_workflow):
+    subject = open_classify(page, live_server, demo_workflow)
+
+    def retired_meanwhile(route):
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "subject_retired": True})
+
+    page.route("**/api/classifications/", retired_meanwhile)
+    page.keyboard.press("3")
+    page.click("#next")
+    wait_saved(page)
+    status = page.inner_text("#status")
+    assert "retired while you were looking at it" in status and "still saved" in status
+    assert stored(subject).annotations == [{"task": "T0", "value": "artifact"}]
+    assert page.get_attribute("#classify", "data-subject") != str(subject)
+
+
+def test_it_asks_the_volunteer_to_slow_down_when_rate_limited(page, live_server, demo_workflow):
+    from zooapp.models import Classification
     open_classify(page, live_server, demo_workflow)
-    centre_pixel = "() => Array.from(document.getElementById('image-canvas').getContext('2d').getImageData(40, 32, 1, 1).data)"
-    linear = page.evaluate(centre_pixel)
-    page.select_option("#stretch", "asinh")
-    stretched = page.evaluate(centre_pixel)
-    assert stretched[0] > linear[0], "asinh brightens the faint outskirts"
-    page.click("#invert")
-    assert page.get_attribute("#invert", "aria-pressed") == "true"
-    assert page.evaluate(centre_pixel)[0] == 255 - stretched[0]
-    page.click("#zoom-in")
-    assert page.inner_text("#zoom-label") == "125%"
-    page.click("#zoom-reset")
-    assert page.inner_text("#zoom-label") == "100%"
-    screenshot(page, "stretched")
+    page.route("**/api/classifications/", lambda route: route.fulfill(
+        status=429, json={"detail": "Request was throttled. Expected available in 7 seconds."}))
+    page.keyboard.press("3")
+    page.click("#next")
+    page.wait_for_function("() => document.getElementById('status').dataset.kind === 'error'")
+    assert "Expected available in 7 seconds" in page.inner_text("#status")
+    assert page.is_enabled("#next") and page.inner_text("#next") == "Done"
+    assert Classification.objects.count() == 0
+
+
+def test_it_toggles_a_favourite(page, live_server, demo_workflow):
+    from zooapp.models import Favourite
+    subject = open_classify(page, live_server, demo_workflow)
+    page.click("#favourite")
+    page.wait_for_selector("#favourite[aria-pressed=true]")
+    assert "Favourited" in page.inner_text("#favourite")
+    assert Favourite.objects.filter(subject_id=subject).count() == 1
+    page.click("#favourite")
+    page.wait_for_selector("#favourite[aria-pressed=false]")
+    assert Favourite.objects.filter(subject_id=subject).count() == 0
