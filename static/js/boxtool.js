@@ -168,6 +168,7 @@ export class BoxTool {
     this.render();
   }
 
+
   get selectedIndex() {
     return this._marks.findIndex((m) => m.id === this._selected);
   }
@@ -367,6 +368,7 @@ export class BoxTool {
     }
     this.svg.setPointerCapture(e.pointerId);
     this.render();
+    this.onChange(this);  // the selection may have changed
   }
 
   _onPointerMove(e) {
@@ -451,8 +453,9 @@ export class BoxTool {
 
   _onFocusIn(e) {
     const markNode = e.target.closest?.(".mark");
-    if (markNode) {
+    if (markNode && this._selected !== Number(markNode.dataset.id)) {
       this._selected = Number(markNode.dataset.id);
+      this.onChange(this);
     }
     this.render();
     if (!this._blurBound) {
@@ -483,7 +486,7 @@ export class BoxTool {
       } else if (key === "Enter" && this._selected !== null) {
         this._selected = null;  // Enter on a selected box lets go of it
         this.svg.focus({preventScroll: true});
-        this.render();
+        this._changed();
       } else if (!this._atMax()) {
         this._selected = null;
         this._kbDraw = {anchor: {...this.kb}};
@@ -498,6 +501,7 @@ export class BoxTool {
       } else if (this._selected !== null) {
         this._selected = null;
         this.svg.focus({preventScroll: true});
+        this.onChange(this);
       } else {
         handled = false;
       }

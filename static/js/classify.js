@@ -150,13 +150,18 @@ const viewer = {
   },
 
   pixels(frame) {
-    if (!frame.data) {
+    if (!frame.data && !frame.tainted) {
       const off = document.createElement("canvas");
       off.width = this.width;
       off.height = this.height;
       const ctx = off.getContext("2d", {willReadFrequently: true});
       ctx.drawImage(frame.image, 0, 0, this.width, this.height);
-      frame.data = ctx.getImageData(0, 0, this.width, this.height);
+      try {
+        frame.data = ctx.getImageData(0, 0, this.width, this.height);
+      } catch {
+        // An image from another origin without CORS headers: show it, but its pixels cannot be stretched.
+        frame.tainted = true;
+      }
     }
     return frame.data;
   },
@@ -167,6 +172,14 @@ const viewer = {
     if (!frame) return;
     const ctx = this.canvas.getContext("2d");
     const src = this.pixels(frame);
+    $("stretch").disabled = !src;
+    if (!src) {
+      ctx.filter = this.inverted ? "invert(1)" : "none";
+      ctx.drawImage(frame.image, 0, 0, this.width, this.height);
+      ctx.filter = "none";
+      this.el.dataset.frame = frame.label;
+      return;
+    }
     const lut = new Uint8ClampedArray(256);
     for (let i = 0; i < 256; i++) {
       const v = i / 255;
@@ -294,7 +307,10 @@ viewer.el.addEventListener("wheel", (e) => {
 }, {passive: false});
 
 viewer.el.addEventListener("auxclick", (e) => e.preventDefault());
-new ResizeObserver(() => { if (viewer.frames.length) viewer.layout(); }).observe(viewer.el);
+new ResizeObserver(() => {
+  if (!viewer.frames.length) return;
+  if (viewer.zoom === 1) viewer.reset(); else viewer.layout();  // an untouched view stays centred
+}).observe(viewer.el);
 
 $("zoom-in").addEventListener("click", () => viewer.zoomCentre(ZOOM_STEP));
 $("zoom-out").addEventListener("click", () => viewer.zoomCentre(1 / ZOOM_STEP));
@@ -764,7 +780,7 @@ function setFavourite(on) {
   const btn = $("favourite");
   btn.setAttribute("aria-pressed", String(on));
   btn.setAttribute("aria-label", on ? "Remove from favourites" : "Add to favourites");
-  btn.querySelector(".fav-icon").textContent = on ? "★" : "☆";
+  btn.querySelector(".fav-icon").textContent = on ? "♥" : "♡";
   btn.querySelector(".fav-text").textContent = on ? "Favourited" : "Favourite";
 }
 
