@@ -37,11 +37,19 @@ def train_classifier(workflow_id: int) -> int | None:
     return version.pk if version else None
 
 
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def train_detector(workflow_id: int) -> int | None:
+    version = machine_services.detector_train(workflow_id=workflow_id)
+    return version.pk if version else None
+
+
 @shared_task
 def train_sweep() -> int:
+    """Celery beat's retraining schedule: every workflow with enough new labels retrains both models."""
     ids = machine_services.workflows_due_for_training()
     for workflow_id in ids:
         train_classifier.delay(workflow_id)
+        train_detector.delay(workflow_id)
     return len(ids)
 
 

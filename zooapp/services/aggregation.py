@@ -94,7 +94,8 @@ def _consume(state: _EngineState, classification: Classification) -> None:
         if task is None:
             continue
         if task.type == "drawing":
-            state.boxed_subjects.add(classification.subject_id)
+            if human:  # boxes come from people; a machine's empty drawing task is not a view
+                state.boxed_subjects.add(classification.subject_id)
         elif task.type == "single":
             _consume_vote(state, classification, task.key, task.labels, task.labels.index(ann["value"]), human)
         else:
@@ -106,6 +107,9 @@ def _consume(state: _EngineState, classification: Classification) -> None:
 def _consume_vote(state: _EngineState, classification: Classification, task: str, labels: list[str],
                   label: int, human: bool) -> None:
     rel = state.reliability(classification.volunteer_id, task, len(labels))
+    measured = (classification.machine_confusion or {}).get(task)
+    if measured is not None:
+        rel.alpha = measured  # a machine votes with the confusion measured on gold and retired subjects
     post = state.posterior(classification.subject_id, task, labels)
     gold_value = state.gold.get((classification.subject_id, task))
     gold = labels.index(gold_value) if gold_value in labels else None
@@ -182,6 +186,8 @@ def subject_boxes_aggregate(*, subject_id: int) -> None:
                 seen.add(c.volunteer_id)
                 rows += [{"task": subject_id, "worker": c.volunteer_id, "x_min": m["x_min"], "y_min": m["y_min"],
                           "x_max": m["x_max"], "y_max": m["y_max"]} for m in ann["value"]]
+    if not seen:
+        return
     boxes = pd.DataFrame(rows, columns=["task", "worker", "x_min", "y_min", "x_max", "y_max"])
     params = subject.workflow.engine_state.get("box_worker_params")
     consensus, risk = consensus_for_image(boxes, sorted(seen),
