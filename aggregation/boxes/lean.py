@@ -1,91 +1,31 @@
-"""The Lean Crowdsourcing box model: worker skill from the boxes, and risk per image.
+"""The Lean Crowdsourcing box estimator and the per-image consensus the platform calls.
 
-Model (after Branson, Van Horn & Perona 2017, "Lean Crowdsourcing", CVPR, as
-Galaxy Zoo: Clump Scout used it, Dickinson et al. 2022): each image holds
-some real objects.  Every candidate c (a cluster of boxes, see
-:mod:`.candidates`) is real with probability ``prior_real``.  A worker w who
-views the image marks a real candidate with probability ``1 - miss_rate_w``
-and a spurious one with probability ``fp_rate_w``; a mark's distance
-d = 1 - IoU to the candidate box is half-normal with scale ``sigma_w``.  So
+The model and its likelihood live in :mod:`.model` (Branson, Van Horn &
+Perona 2017; Dickinson et al. 2022).  The image risk, the Lean Crowdsourcing
+stopping criterion, is the expected number of false + missed + misplaced boxes::
 
-    log-odds(c real) = logit(prior_real)
-                       + sum_{w marked c}     log[(1 - miss_w) / fp_w]
-                       + sum_{w saw, no mark} log[miss_w / (1 - fp_w)]
-
-Worker parameters are MAP estimates (Beta and scaled-inverse-chi^2 priors)
-found by EM over all images.  The image risk, the Lean Crowdsourcing stopping
-criterion, is the expected number of false + missed + misplaced boxes::
-
-    risk = sum_{accepted} (1 - p_c)                       false boxes
-         + sum_{rejected} p_c + E[objects nobody marked]  missed boxes
+    risk = sum_{accepted} (1 - p_c)                            false boxes
+         + sum_{rejected} p_c + E[objects nobody marked]       missed boxes
          + sum_{accepted} p_c P(d_consensus > 1 - match_iou)   misplaced boxes
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import pandas as pd
-from scipy.special import erfc, expit, logit
 
 from ..base import validate_boxes, validate_seen
 from .candidates import Candidates, build_candidates
 from .geometry import CORNERS
-
-# Rates are kept inside (_EPS, 1 - _EPS): a worker estimated perfect would make one
-# mark (or one missing mark) infinitely decisive.
-_EPS = 1e-4
-PARAM_COLUMNS = ["fp_rate", "miss_rate", "sigma"]
-DEFAULT_WORKER = {"fp_rate": 0.05, "miss_rate": 0.2, "sigma": 0.2}
+from .model import (_EPS, DEFAULT_DECOY_RATE, DEFAULT_FP_RATE, DEFAULT_SIGMA, default_objects_per_image,
+                    kind_log_posterior, params_frame, rate_priors, score_candidates, unmarked_objects,
+                    worker_m_step, worker_rates)
 
 
-def _candidate_log_odds(cands: Candidates, params: pd.DataFrame, prior_real: float) -> np.ndarray:
-    views = cands.views
-    p = params.reindex(views["worker"]).fillna(DEFAULT_WORKER)
-    fp = np.clip(p["fp_rate"].to_numpy(), _EPS, 1 - _EPS)
-    miss = np.clip(p["miss_rate"].to_numpy(), _EPS, 1 - _EPS)
-    drew = views["drew"].to_numpy()
-    # Sum of per-view log-likelihood ratios: a product of likelihoods would underflow on busy images.
-    contrib = np.where(drew, np.log1p(-miss) - np.log(fp), np.log(miss) - np.log1p(-fp))
-    total = np.bincount(views["candidate"].to_numpy(), weights=contrib, minlength=len(cands.boxes))
-    return logit(np.clip(prior_real, _EPS, 1 - _EPS)) + total
-
-
-def _misplaced_probability(cands: Candidates, params: pd.DataFrame, match_iou: float) -> np.ndarray:
-    marked = cands.views[cands.views["drew"]]
-    sigma = params.reindex(marked["worker"])["sigma"].fillna(DEFAULT_WORKER["sigma"]).to_numpy()
-    precision = np.bincount(marked["candidate"].to_numpy(), weights=sigma ** -2.0, minlength=len(cands.boxes))
-    # The consensus of m marks with noise sigma_w has noise (sum 1 / sigma_w^2)^(-1/2);
-    # a half-normal distance exceeds t with probability erfc(t / (sigma sqrt 2)).
-    sigma_c = 1.0 / np.sqrt(np.maximum(precision, _EPS))
-    return erfc((1.0 - match_iou) / (sigma_c * np.sqrt(2.0)))
-
-
-def score_candidates(cands: Candidates, params: pd.DataFrame, *, prior_real: float, boxes_per_image: float,
-                     p_threshold: float = 0.5, match_iou: float = 0.5) -> tuple[pd.DataFrame, pd.Series]:
-    """Posterior of every candidate and the risk of every seen image, for fixed worker parameters.
-
-    Returns
-    -------
-    candidates : DataFrame
-        ``cands.boxes`` plus ``p_real`` and ``accepted``.
-    risk : Series
-        Index task (every task in ``cands.seen``): expected number of false + missed + misplaced boxes.
-    """
-    p_real = expit(_candidate_log_odds(cands, params, prior_real))
-    accepted = p_real >= p_threshold
-    misplaced = _misplaced_probability(cands, params, match_iou)
-    per_candidate = np.where(accepted, (1 - p_real) + p_real * misplaced, p_real)
-    out = cands.boxes.assign(p_real=p_real, accepted=accepted)
-    seen = cands.seen
-    miss = params.reindex(seen["worker"])["miss_rate"].fillna(DEFAULT_WORKER["miss_rate"]).to_numpy()
-    # Objects nobody marked: each of the expected objects escaped every viewer independently.
-    log_all_missed = pd.Series(np.log(np.clip(miss, _EPS, 1.0))).groupby(seen["task"].to_numpy()).sum()
-    risk = boxes_per_image * np.exp(log_all_missed)
-    risk = risk.add(pd.Series(per_candidate).groupby(out["task"].to_numpy()).sum(), fill_value=0.0)
-    return out, risk.rename_axis("task").rename("risk")
-
-
-def consensus_for_image(boxes: pd.DataFrame, seen_workers, *, worker_params: pd.DataFrame | None = None,
-                        prior_real: float = 0.5, boxes_per_image: float = 1.0, min_iou: float = 0.5,
+def consensus_for_image(boxes: pd.DataFrame, seen_workers: Sequence, *,
+                        worker_params: pd.DataFrame | None = None,
+                        objects_per_image: Sequence[float] | None = None, min_iou: float = 0.5,
                         p_threshold: float = 0.5, match_iou: float = 0.5) -> tuple[pd.DataFrame, float]:
     """Consensus boxes of one image and its risk, with known worker parameters.
 
@@ -96,10 +36,11 @@ def consensus_for_image(boxes: pd.DataFrame, seen_workers, *, worker_params: pd.
     seen_workers : sequence
         Every worker who viewed the image, whether or not they drew.
     worker_params : DataFrame, optional
-        Indexed by worker, columns ``fp_rate, miss_rate, sigma`` (``LeanBoxAggregator.worker_params_``);
-        unknown workers get the defaults.
-    prior_real, boxes_per_image : float
-        Dataset-level parameters (``LeanBoxAggregator.prior_real_``, ``.boxes_per_image_``).
+        ``LeanBoxAggregator.worker_params_``: indexed by worker, columns ``fp_rate, miss_rate, sigma``
+        (and ``miss_rate_1..L`` per difficulty level); unknown workers get the prior means.
+    objects_per_image : sequence of float, optional
+        Expected decoys, then real objects per difficulty level (hardest first), per image
+        (``LeanBoxAggregator.objects_per_image_``); default: 0.1 decoys and one object, a quarter of it hard.
 
     Returns
     -------
@@ -116,56 +57,35 @@ def consensus_for_image(boxes: pd.DataFrame, seen_workers, *, worker_params: pd.
         raise ValueError("seen_workers is empty: nobody viewed the image")
     task = boxes["task"].iloc[0] if len(boxes) else 0
     seen = validate_seen(pd.DataFrame({"task": [task] * len(seen_workers), "worker": seen_workers}), boxes)
-    params = pd.DataFrame(columns=PARAM_COLUMNS, dtype=float) if worker_params is None else worker_params
+    mu = default_objects_per_image(2) if objects_per_image is None else np.asarray(objects_per_image, dtype=float)
     cands = build_candidates(boxes, seen, min_iou=min_iou)
-    scored, risk = score_candidates(cands, params, prior_real=prior_real, boxes_per_image=boxes_per_image,
-                                    p_threshold=p_threshold, match_iou=match_iou)
+    scored, risk = score_candidates(cands, worker_params, mu=mu, p_threshold=p_threshold, match_iou=match_iou)
     columns = [*CORNERS, "p_real", "n_workers", "n_seen"]
     consensus = scored.loc[scored["accepted"], columns].sort_values("p_real", ascending=False)
     return consensus.reset_index(drop=True), float(risk.iloc[0])
 
 
-def _worker_m_step(cands: Candidates, p_real: np.ndarray, workers: pd.Index, *, fp_prior: float,
-                   miss_prior: float, sigma_prior: float, strength: float) -> pd.DataFrame:
-    views = cands.views
-    w = workers.get_indexer(views["worker"])
-    p = p_real[views["candidate"].to_numpy()]
-    drew = views["drew"].to_numpy()
-    n = len(workers)
-
-    def count(weights):
-        return np.bincount(w, weights=weights, minlength=n)
-
-    # MAP under Beta(strength * prior, strength * (1 - prior)): counts plus pseudo-counts.
-    miss = (count(p * ~drew) + strength * miss_prior) / (count(p) + strength)
-    fp = (count((1 - p) * drew) + strength * fp_prior) / (count(1 - p) + strength)
-    n_marked = cands.boxes["n_workers"].to_numpy()[views["candidate"].to_numpy()]
-    # A mark alone in its candidate sits at distance 0 from its own median: weight by
-    # (m - 1) / m, as BoxAggregator does, so single marks do not shrink sigma.
-    weight = np.where(drew, p * (n_marked - 1) / np.maximum(n_marked, 1), 0.0)
-    dist2 = np.nan_to_num(views["distance"].to_numpy(dtype=float)) ** 2
-    sigma = np.sqrt((count(weight * dist2) + strength * sigma_prior ** 2) / (count(weight) + strength))
-    return pd.DataFrame({"fp_rate": fp, "miss_rate": miss, "sigma": sigma}, index=workers)
-
-
 class LeanBoxAggregator:
-    """Consensus boxes with per-worker false-positive rate, miss rate and box noise, learned by EM.
+    """Consensus boxes with per-worker false-positive rate, miss rates and box noise, learned by EM.
 
     See the module docstring for the model (Branson, Van Horn & Perona 2017).
 
     Parameters
     ----------
+    n_levels : int
+        Difficulty levels of real objects (1 = one miss rate per worker).
     min_iou : float
         Average-linkage IoU at which boxes of different workers join one candidate.
     p_threshold : float
         A candidate is a consensus box when P(real) reaches this.
     match_iou : float
         A consensus box is "misplaced" when its IoU with the true box is below this.
-    fp_prior, miss_prior, sigma_prior : float
-        Prior means of the worker parameters (a new worker starts there).
+    fp_prior, decoy_prior, hard_prior, easy_prior, sigma_prior : float
+        Prior means: personal false boxes per view, mark rates of decoys and of the hardest and
+        easiest real objects, box noise (1 - IoU).
     prior_strength : float
         Pseudo-counts behind each prior mean.
-    max_iter, tol : EM limits; stops when no candidate's P(real) moves by more than ``tol``.
+    max_iter, tol : EM limits; stops when no candidate's kind probability moves by more than ``tol``.
 
     Attributes
     ----------
@@ -174,10 +94,12 @@ class LeanBoxAggregator:
     candidates_ : DataFrame
         Every candidate with its ``p_real``.
     worker_params_ : DataFrame
-        Index worker; ``fp_rate, miss_rate, sigma``.
+        Index worker; ``fp_rate`` (personal false boxes per image viewed), ``miss_rate`` (averaged
+        over the real objects), ``sigma`` (box noise in 1 - IoU), ``decoy_rate``, ``miss_rate_1 .. miss_rate_L``.
     risk_ : Series
         Index task: expected number of false + missed + misplaced boxes.
-    prior_real_, boxes_per_image_ : float
+    objects_per_image_ : ndarray of shape (1 + n_levels,)
+        Expected decoys, then real objects at each difficulty level (hardest first), per image.
     n_iter_ : int
     converged_ : bool
 
@@ -190,14 +112,19 @@ class LeanBoxAggregator:
     1
     """
 
-    def __init__(self, *, min_iou: float = 0.5, p_threshold: float = 0.5, match_iou: float = 0.5,
-                 fp_prior: float = 0.05, miss_prior: float = 0.2, sigma_prior: float = 0.2,
-                 prior_strength: float = 5.0, max_iter: int = 100, tol: float = 1e-5):
+    def __init__(self, *, n_levels: int = 2, min_iou: float = 0.5, p_threshold: float = 0.5,
+                 match_iou: float = 0.5, fp_prior: float = DEFAULT_FP_RATE, decoy_prior: float = DEFAULT_DECOY_RATE,
+                 hard_prior: float = 0.45,
+                 easy_prior: float = 0.9, sigma_prior: float = DEFAULT_SIGMA, prior_strength: float = 5.0,
+                 max_iter: int = 500, tol: float = 1e-4):
+        self.n_levels = n_levels
         self.min_iou = min_iou
         self.p_threshold = p_threshold
         self.match_iou = match_iou
         self.fp_prior = fp_prior
-        self.miss_prior = miss_prior
+        self.decoy_prior = decoy_prior
+        self.hard_prior = hard_prior
+        self.easy_prior = easy_prior
         self.sigma_prior = sigma_prior
         self.prior_strength = prior_strength
         self.max_iter = max_iter
@@ -205,39 +132,42 @@ class LeanBoxAggregator:
 
     def fit(self, boxes: pd.DataFrame, seen: pd.DataFrame) -> "LeanBoxAggregator":
         """Fit on all boxes ``(task, worker, x_min, y_min, x_max, y_max)`` and all views ``(task, worker)``."""
+        if isinstance(self.n_levels, bool) or not isinstance(self.n_levels, int) or self.n_levels < 1:
+            raise ValueError(f"n_levels must be a positive integer, got {self.n_levels!r}")
         boxes = validate_boxes(boxes)
         seen = validate_seen(seen, boxes)
         cands = build_candidates(boxes, seen, min_iou=self.min_iou)
-        workers = pd.Index(seen["worker"].unique(), name="worker")
-        params = pd.DataFrame(DEFAULT_WORKER, index=workers) if len(workers) else None
-        prior_real, p_real = 0.5, np.full(len(cands.boxes), 0.5)
+        rate_prior = rate_priors(self.n_levels, decoy=self.decoy_prior, hard=self.hard_prior, easy=self.easy_prior)
+        mu = default_objects_per_image(self.n_levels)
+        fp, rates, _ = worker_rates(None, cands.workers, self.n_levels)
+        post = np.zeros((len(cands.boxes), 2 + self.n_levels))
         self.converged_ = False
         for self.n_iter_ in range(1, self.max_iter + 1):
-            new = expit(_candidate_log_odds(cands, params, prior_real))
-            params = _worker_m_step(cands, new, workers, fp_prior=self.fp_prior, miss_prior=self.miss_prior,
-                                    sigma_prior=self.sigma_prior, strength=self.prior_strength)
-            prior_real = (new.sum() + 1.0) / (len(new) + 2.0)
-            shift, p_real = np.max(np.abs(new - p_real), initial=0.0), new
+            new = np.exp(kind_log_posterior(cands, fp, rates, mu))
+            unmarked = unmarked_objects(cands, rates, mu)
+            fp, rates, sigma = worker_m_step(cands, new, unmarked, rate_prior=rate_prior, fp_prior=self.fp_prior,
+                                             sigma_prior=self.sigma_prior, strength=self.prior_strength)
+            # Poisson EM: marked objects plus the expected objects nobody marked, per image.
+            mu = (new[:, 1:].sum(axis=0) + unmarked.sum(axis=0) + _EPS) / len(cands.tasks)
+            shift, post = np.max(np.abs(new - post), initial=0.0), new
             if shift < self.tol:
                 self.converged_ = True
                 break
-        self._finish(cands, params, prior_real, p_real)
+        self._finish(cands, params_frame(fp, rates, sigma, cands.workers, post), mu)
         return self
 
-    def _finish(self, cands: Candidates, params: pd.DataFrame, prior_real: float, p_real: np.ndarray) -> None:
+    def _finish(self, cands: Candidates, params: pd.DataFrame, mu: np.ndarray) -> None:
         self.worker_params_ = params
-        self.prior_real_ = float(prior_real)
-        self.boxes_per_image_ = float(p_real.sum() / cands.seen["task"].nunique())
-        scored, risk = score_candidates(cands, params, prior_real=prior_real,
-                                        boxes_per_image=self.boxes_per_image_, p_threshold=self.p_threshold,
+        self.objects_per_image_ = mu
+        scored, risk = score_candidates(cands, params, mu=mu, p_threshold=self.p_threshold,
                                         match_iou=self.match_iou)
         self.candidates_ = scored.drop(columns="accepted")
         columns = ["task", *CORNERS, "p_real", "n_workers", "n_seen"]
         self.consensus_ = scored.loc[scored["accepted"], columns].reset_index(drop=True)
         self.risk_ = risk
 
-    def consensus_for_image(self, boxes: pd.DataFrame, seen_workers) -> tuple[pd.DataFrame, float]:
+    def consensus_for_image(self, boxes: pd.DataFrame, seen_workers: Sequence) -> tuple[pd.DataFrame, float]:
         """:func:`consensus_for_image` with this fit's worker and dataset parameters."""
         return consensus_for_image(boxes, seen_workers, worker_params=self.worker_params_,
-                                   prior_real=self.prior_real_, boxes_per_image=self.boxes_per_image_,
+                                   objects_per_image=self.objects_per_image_,
                                    min_iou=self.min_iou, p_threshold=self.p_threshold, match_iou=self.match_iou)

@@ -47,9 +47,10 @@ def test_it_lowers_the_risk_as_agreeing_workers_arrive():
 
 
 def test_it_gives_an_image_nobody_marked_only_the_risk_of_missed_objects():
-    consensus, risk = consensus_for_image(frame([]), ["a", "b"], boxes_per_image=1.0)
+    # Defaults: 0.25 hard objects marked with p 0.45 and 0.75 easy ones marked with p 0.9 per image.
+    consensus, risk = consensus_for_image(frame([]), ["a", "b"], objects_per_image=[0.1, 0.25, 0.75])
     assert consensus.empty
-    assert risk == pytest.approx(0.2 * 0.2)
+    assert risk == pytest.approx(0.25 * 0.55 ** 2 + 0.75 * 0.1 ** 2)
 
 
 def test_it_trusts_a_worker_with_a_low_miss_rate():
