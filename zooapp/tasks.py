@@ -6,13 +6,20 @@ from celery import shared_task
 from zooapp.services import aggregation as agg_services
 from zooapp.services import exports as export_services
 from zooapp.services import imports as import_services
-from zooapp.services import machine as machine_services
+from zooapp.services import schedule
+
+
+def _machine():
+    # torch loads only in processes that train or predict: web processes and aggregation workers stay light.
+    from zooapp.services import machine
+
+    return machine
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=10)
 def aggregate_workflow(workflow_id: int) -> int:
     n = agg_services.workflow_aggregate_all(workflow_id=workflow_id)
-    if machine_services.workflow_needs_retraining(workflow_id=workflow_id):
+    if schedule.workflow_needs_retraining(workflow_id=workflow_id):
         train_classifier.delay(workflow_id)
     return n
 
@@ -33,20 +40,20 @@ def recompute_workflow(workflow_id: int) -> dict:
 
 @shared_task(acks_late=True, time_limit=6 * 3600)
 def train_classifier(workflow_id: int) -> int | None:
-    version = machine_services.classifier_train(workflow_id=workflow_id)
+    version = _machine().classifier_train(workflow_id=workflow_id)
     return version.pk if version else None
 
 
 @shared_task(acks_late=True, time_limit=6 * 3600)
 def train_detector(workflow_id: int) -> int | None:
-    version = machine_services.detector_train(workflow_id=workflow_id)
+    version = _machine().detector_train(workflow_id=workflow_id)
     return version.pk if version else None
 
 
 @shared_task
 def train_sweep() -> int:
     """Celery beat's retraining schedule: every workflow with enough new labels retrains both models."""
-    ids = machine_services.workflows_due_for_training()
+    ids = schedule.workflows_due_for_training()
     for workflow_id in ids:
         train_classifier.delay(workflow_id)
         train_detector.delay(workflow_id)

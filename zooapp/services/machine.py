@@ -28,20 +28,6 @@ MIN_CALIBRATION = 10
 MACHINE_AGENT = "classifier"
 
 
-def workflow_needs_retraining(*, workflow_id: int) -> bool:
-    workflow = Workflow.objects.get(pk=workflow_id)
-    last = ModelVersion.objects.filter(workflow=workflow, kind="classifier").aggregate(t=Max("created_at"))["t"]
-    new = Classification.objects.filter(workflow=workflow, volunteer__kind=Volunteer.Kind.HUMAN)
-    if last is not None:
-        new = new.filter(created_at__gt=last)
-    return new.count() >= workflow.retrain_every
-
-
-def workflows_due_for_training() -> list[int]:
-    return [w for w in Workflow.objects.filter(active=True).values_list("pk", flat=True)
-            if workflow_needs_retraining(workflow_id=w)]
-
-
 def _training_set(workflow: Workflow, tree: TaskTree) -> tuple[list[Path], dict[str, np.ndarray]]:
     """Images and per-question vote counts; retired subjects contribute the engine's posterior."""
     subjects = list(Subject.objects.filter(workflow=workflow, n_classifications__gt=0).prefetch_related("frames"))
