@@ -95,19 +95,22 @@ class Stack:
             cursor = conn.execute(query)
             return cursor.fetchall() if cursor.description else []
 
-    def start_worker(self, name: str = "worker", queues: str = "celery,aggregation,exports,ml") -> None:
-        log = open(self.tmp / f"{name}.log", "w")
+    def start_worker(self, name: str = "worker", queues: str = "celery,aggregation,exports,ml", *,
+                     concurrency: int = 1, beat: bool = False) -> None:
+        """A worker on ``queues``; with ``beat`` it also runs the periodic tasks (the aggregation sweep)."""
+        log = open(self.tmp / f"{name}.log", "a")
+        extra = ["-B", "--schedule", str(self.tmp / f"{name}-beat-schedule")] if beat else []
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "zooapp", "worker", "-Q", queues, "--concurrency", "1",
-             "--pool", "prefork", "-n", f"{name}@%h", "--loglevel", "INFO"],
+            [sys.executable, "-m", "celery", "-A", "zooapp", "worker", "-Q", queues, "--concurrency",
+             str(concurrency), "--pool", "prefork", "-n", f"{name}@%h", "--loglevel", "INFO", *extra],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def start_web(self) -> None:
+    def start_web(self, *, workers: int = 2, threads: int = 1) -> None:
         self.port = _free_port()
         log = open(self.tmp / "web.log", "w")
         self.procs["web"] = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "zooapp.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", "2", "--timeout", "60"],
+             "--workers", str(workers), "--threads", str(threads), "--timeout", "60"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         _wait_for_port(self.port)
 

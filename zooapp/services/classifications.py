@@ -76,7 +76,9 @@ def _store(*, volunteer, subject, version, annotations, idempotency_key, started
                 workflow_id=version.workflow_id, workflow_version=version, subject=subject, volunteer=volunteer,
                 annotations=annotations, idempotency_key=idempotency_key, started_at=started_at,
                 finished_at=finished_at, user_agent=user_agent)
-            transaction.on_commit(lambda: tasks.aggregate_workflow.delay(version.workflow_id))
+            # robust: the row is committed, so a broker outage must not turn the answer into an error;
+            # the periodic aggregate_sweep queues whatever this message would have.
+            transaction.on_commit(lambda: tasks.aggregate_workflow.delay(version.workflow_id), robust=True)
     except IntegrityError:
         # Two racing retries of one key, or a second classification of the same subject.
         previous = Classification.objects.select_related("subject").filter(idempotency_key=idempotency_key).first()
