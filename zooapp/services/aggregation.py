@@ -146,7 +146,9 @@ def workflow_aggregate_pending(*, workflow_id: int, limit: int = BATCH) -> int:
     classifications stay pending for the next run.
     """
     with transaction.atomic():
-        workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
+        workflow = Workflow.objects.select_for_update().filter(pk=workflow_id).first()
+        if workflow is None:
+            return 0  # deleted since the message was queued: nothing left to aggregate
         batch = list(Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=True)
                      .select_related("volunteer", "workflow_version").order_by("id")[:limit])
         if not batch:
