@@ -465,7 +465,8 @@ function render() {
   // Move focus to the new question (so screen readers announce it), but not when the step stays the same.
   const step = `${state.path.length}:${key}`;
   const heading = area.querySelector("h2");
-  if (heading && step !== state.lastStep && !$("marks").contains(document.activeElement)) {
+  const firstRender = state.lastStep === undefined;  // on page load focus stays at the top, as usual
+  if (heading && !firstRender && step !== state.lastStep && !$("marks").contains(document.activeElement)) {
     heading.focus({preventScroll: true});
   } else if (step === state.lastStep && focusLabel) {
     area.querySelector(`[data-label="${CSS.escape(focusLabel)}"]`)?.focus({preventScroll: true});
@@ -648,6 +649,9 @@ function showFinished(message) {
   viewer.stopPlay();
   $("classify").dataset.state = "finished";
   $("classify").classList.add("is-finished", "is-ready");
+  document.querySelector(".viewer-panel").inert = true;
+  $("viewer-loading").textContent = "No galaxy left to show";
+  $("subject-caption").textContent = "";
   tool.setEnabled(false);
   tool.setVisible(false);
   area.replaceChildren(
@@ -656,7 +660,7 @@ function showFinished(message) {
     h("p", {}, h("a", {class: "button button-primary", href: config.urls.stats}, "See my stats")));
   $("task-help").hidden = true;
   refreshNav();
-  area.querySelector("h2").focus({preventScroll: true});
+  if (state.lastStep !== undefined) area.querySelector("h2").focus({preventScroll: true});
 }
 
 async function loadNext() {

@@ -240,6 +240,10 @@ def test_it_shows_gold_feedback_only_after_submit(new_page, live_server, admin_u
     page.click("#next")                                       # next galaxy: none left
     page.wait_for_selector("#classify[data-state=finished]")
     assert "classified every galaxy" in page.inner_text("#task-area")
+    page.reload()                                             # the server knows it too
+    page.wait_for_selector("#classify[data-state=finished]")
+    assert "classified every galaxy" in page.inner_text("#task-area")
+    assert page.is_hidden("#marks") or not page.locator(".stage").is_visible()
     screenshot(page, "finished")
 
 
