@@ -842,6 +842,17 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === "i" || e.key === "I") $("invert").click();
 });
 
+// In pan mode the arrow keys move the image (capture phase: before the box tool sees them).
+const PAN_KEYS = {ArrowLeft: [1, 0], ArrowRight: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1]};
+document.addEventListener("keydown", (e) => {
+  if (!viewer.panMode || !(e.key in PAN_KEYS) || isTyping(e.target) || document.querySelector("dialog[open]")) return;
+  const [dx, dy] = PAN_KEYS[e.key];
+  const step = e.shiftKey ? 160 : 40;
+  viewer.panBy(dx * step, dy * step);
+  e.preventDefault();
+  e.stopPropagation();
+}, {capture: true});
+
 document.addEventListener("keyup", (e) => {
   if (e.key === " " && viewer.spaceHeld) {
     viewer.spaceHeld = false;

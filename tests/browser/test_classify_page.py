@@ -48,8 +48,15 @@ def test_it_draws_moves_resizes_deletes_and_undoes_a_box(page, live_server, demo
     assert close(drawn_marks(page)[0]["x_min"], 26)
     page.keyboard.press("Control+y")
     assert drawn_marks(page) == [], "redo replays the delete"
+    assert page.is_disabled("#delete-box") and page.is_enabled("#undo") and page.is_disabled("#redo")
     page.click("#undo")
     assert len(drawn_marks(page)) == 1
+    assert page.is_enabled("#redo")
+    page.mouse.click(*to_screen(page, 30, 25))                              # select it by clicking
+    assert page.is_enabled("#delete-box")
+    page.click("#delete-box")
+    assert drawn_marks(page) == []
+    page.keyboard.press("Control+z")
 
     finish_and_submit(page)
     [saved] = boxes_of(stored(subject))

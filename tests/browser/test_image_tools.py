@@ -94,3 +94,19 @@ def test_it_flips_through_the_frames_of_a_subject(page, live_server, demo_workfl
     page.wait_for_function("() => document.getElementById('viewer').dataset.frame !== 'r band'")
     page.click("#frame-play")
     assert page.get_attribute("#frame-play", "aria-pressed") == "false"
+
+
+def test_it_pans_with_the_arrow_keys_in_pan_mode(page, live_server, demo_workflow):
+    open_classify(page, live_server, demo_workflow)
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert zoom_percent(page) == 156
+    before = page.locator("#marks").bounding_box()
+    page.keyboard.press("h")
+    assert page.get_attribute("#pan-mode", "aria-pressed") == "true"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowUp")
+    after = page.locator("#marks").bounding_box()
+    assert close(after["x"] - before["x"], 40, 1) and close(after["y"] - before["y"], 40, 1)
+    page.keyboard.press("0")
+    assert zoom_percent(page) == 100
