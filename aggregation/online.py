@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
+from tqdm.auto import tqdm
 
 from .base import EncodedVotes, VoteAggregator, clamp_gold
 
@@ -167,6 +168,8 @@ class OnlineSWAP(VoteAggregator):
         See :func:`vote_update`.
     classes : sequence, optional
         The answers in order (e.g. ``Task.labels``); default: sorted labels seen.
+    progress : bool
+        Show a tqdm bar over the votes.
 
     Attributes
     ----------
@@ -183,20 +186,23 @@ class OnlineSWAP(VoteAggregator):
     """
 
     def __init__(self, *, strength: float = 4.0, skill: float = 0.65, agent_prior: np.ndarray | None = None,
-                 class_prior: np.ndarray | None = None, unsupervised_weight: float = 0.0, classes=None):
+                 class_prior: np.ndarray | None = None, unsupervised_weight: float = 0.0, classes=None,
+                 progress: bool = False):
         self.strength = strength
         self.skill = skill
         self.agent_prior = agent_prior
         self.class_prior = class_prior
         self.unsupervised_weight = unsupervised_weight
         self.classes = classes
+        self.progress = progress
 
     def _fit_encoded(self, enc: EncodedVotes) -> np.ndarray:
         k = enc.n_classes
         start = initial_agent_alpha(k, prior=self.agent_prior, strength=self.strength, skill=self.skill)
         log_post = np.tile(initial_log_posterior(k, prior=self.class_prior), (len(enc.tasks), 1))
         alphas = [start] * len(enc.workers)
-        for t, w, lab in zip(enc.task.tolist(), enc.worker.tolist(), enc.label.tolist()):
+        rows = zip(enc.task.tolist(), enc.worker.tolist(), enc.label.tolist())
+        for t, w, lab in tqdm(rows, total=len(enc.task), disable=not self.progress, desc="online SWAP"):
             gold = int(enc.gold[t]) if enc.gold[t] >= 0 else None
             alphas[w], log_post[t] = vote_update(agent_alpha=alphas[w], subject_log_posterior=log_post[t],
                                                  label=lab, gold=gold,

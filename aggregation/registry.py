@@ -8,12 +8,14 @@ from __future__ import annotations
 from .boxes import LeanBoxAggregator, MajorityBoxAggregator
 from .online import OnlineSWAP
 from .votes.dawid_skene import DawidSkene
+from .votes.hierarchical import HierarchicalDS
 from .votes.majority import MajorityVote
 
 AGGREGATORS: dict[str, type] = {
     "majority": MajorityVote,
     "online": OnlineSWAP,
     "ds": DawidSkene,
+    "hierarchical": HierarchicalDS,
 }
 
 BOX_AGGREGATORS: dict[str, type] = {
