@@ -1,9 +1,17 @@
 """REST API: thin classes that check access, validate, call one service and serialise."""
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
     """Every error body has a `detail` string a person can act on."""
+    if isinstance(exc, RequestDataTooBig):  # Django's own answer would be an HTML 400 page
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"detail": f"The request body is larger than the limit of {limit} bytes."},
+                        status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" not in response.data:
         response.data = {"detail": _flatten(response.data), "errors": response.data}

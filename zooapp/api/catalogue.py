@@ -79,7 +79,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     @action(detail=True, methods=["get"], url_path="download", url_name="download")
-    def download(self, request, pk=None):
+    def download(self, request, pk=None, format=None):  # format: the router's .json suffix route
         export = self.get_object()
         try:
             path = export_file_path(export=export)
