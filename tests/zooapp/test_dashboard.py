@@ -64,7 +64,9 @@ def test_it_lets_a_staff_member_who_is_not_django_staff_in(client, busy):
     helper = User.objects.create_user("helper", password="pw-helper-123")
     busy.project.staff.add(helper)
     client.force_login(helper)
-    assert client.get(reverse("dashboard", args=[busy.pk])).status_code == 200
+    page = client.get(reverse("dashboard", args=[busy.pk]))
+    assert page.status_code == 200
+    assert 'href="/dashboard/"' in page.content.decode()  # the nav shows project staff their dashboard
     assert busy.name in client.get(reverse("dashboard-index")).content.decode()
 
 

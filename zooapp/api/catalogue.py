@@ -115,7 +115,8 @@ class SubjectSetUploadApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             report = subject_set_upload(workflow=workflow, name=data.validated_data["name"],
-                                        manifest=data.validated_data["manifest"], images=request.FILES.getlist("images"))
+                                        manifest=data.validated_data["manifest"],
+                                        images=request.FILES.getlist("images"))
         except IngestError as exc:
             raise ValidationError({"detail": str(exc)}) from None
         return Response(report.as_dict(), status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)

@@ -29,7 +29,8 @@ def workflow_status(*, workflow: Workflow) -> dict[str, Any]:
     pending = Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=True).count()
     reasons = dict(Retirement.objects.filter(subject__workflow=workflow, action=Retirement.Action.RETIRE)
                    .values_list("reason").annotate(n=Count("id")))
-    return {"workflow": workflow, "counts": counts, "gold": Subject.objects.filter(workflow=workflow, is_gold=True).count(),
+    gold = Subject.objects.filter(workflow=workflow, is_gold=True).count()
+    return {"workflow": workflow, "counts": counts, "gold": gold,
             "classifications": Classification.objects.filter(workflow=workflow).count(),
             "pending_aggregation": pending, "latest_models": latest, "retirement_reasons": reasons}
 

@@ -17,7 +17,7 @@ STYLE = {"svg.fonttype": "none", "font.size": 9, "text.color": TEXT, "axes.label
          "figure.facecolor": "none", "axes.facecolor": "none", "savefig.transparent": True}
 
 
-def _figure(width: float = 5.0, height: float = 2.6, **kwargs) -> Figure:
+def _figure(width: float = 4.6, height: float = 2.6, **kwargs) -> Figure:
     return Figure(figsize=(width, height), layout="constrained", **kwargs)
 
 
@@ -42,7 +42,7 @@ def retirement_chart(timeline: dict[str, Any]) -> str:
     if not timeline["times"]:
         return _empty("No subject retired yet")
     with matplotlib.rc_context(STYLE):
-        fig = _figure()
+        fig = _figure(width=9.0, height=3.0)
         ax = fig.add_subplot()
         ax.step(timeline["times"], timeline["counts"], where="post", color=ACCENT, label="retired")
         ax.axhline(timeline["total"], color=MUTED, linestyle=":", linewidth=1, label="all subjects")
@@ -68,6 +68,7 @@ def histogram_chart(values: Sequence[float], *, title: str, xlabel: str, bins: i
             ax.axvline(marker, color=WARN, linestyle="--", linewidth=1.2)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("subjects")
+        ax.yaxis.get_major_locator().set_params(integer=True)
     return _svg(fig, title)
 
 
@@ -86,7 +87,7 @@ def skills_chart(skills: list[dict[str, Any]], labels: list[str]) -> str:
     if not skills or not labels:
         return _empty("No volunteer has voted yet")
     with matplotlib.rc_context(STYLE):
-        fig = _figure(width=min(2.2 * len(skills), 11), height=2.8)
+        fig = _figure(width=min(2.0 * len(skills), 12), height=2.6)
         for k, s in enumerate(skills):
             ax = fig.add_subplot(1, len(skills), k + 1)
             _heatmap(ax, np.asarray(s["mean"]), np.asarray(s["std"]), labels,
@@ -115,7 +116,7 @@ def metrics_chart(versions: list[ModelVersion]) -> str:
         return _empty("No classifier trained yet")
     names = sorted({k for v in classifiers for k, x in v.metrics.items() if isinstance(x, (int, float))})
     with matplotlib.rc_context(STYLE):
-        fig = _figure()
+        fig = _figure(width=9.0, height=2.8)
         ax = fig.add_subplot()
         for name in names[:8]:
             points = [(v.number, v.metrics[name]) for v in classifiers if isinstance(v.metrics.get(name), (int, float))]
