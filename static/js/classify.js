@@ -471,6 +471,11 @@ function render() {
   } else if (step === state.lastStep && focusLabel) {
     area.querySelector(`[data-label="${CSS.escape(focusLabel)}"]`)?.focus({preventScroll: true});
   }
+  if (!firstRender && step !== state.lastStep && task?.type === "drawing") {
+    // On a phone the questions sit below the image: bring the image back into view to draw on it.
+    const r = viewer.el.getBoundingClientRect();
+    if (r.top < 0) viewer.el.scrollIntoView({block: "nearest"});
+  }
   state.lastStep = step;
 }
 
@@ -629,8 +634,10 @@ async function showSubject(subject) {
   state.idempotencyKey = uuid4();
   state.saving = false;
   $("classify").dataset.subject = String(subject.id);
-  const name = subject.metadata?.name;
-  $("subject-caption").textContent = name ? `Galaxy ${name}` : `Subject ${subject.id}`;
+  const {name, ...rest} = subject.metadata ?? {};
+  const extra = Object.entries(rest).filter(([, v]) => ["string", "number"].includes(typeof v)).slice(0, 4)
+    .map(([k, v]) => `${k}: ${v}`);
+  $("subject-caption").textContent = [name ? `Galaxy ${name}` : `Subject ${subject.id}`, ...extra].join(" · ");
   setFavourite(Boolean(subject.favourite));
   try {
     await viewer.load(subject.frames);
