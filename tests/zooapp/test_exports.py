@@ -197,3 +197,19 @@ def test_the_export_command_still_writes_the_catalogue(classified, tmp_path, cap
     call_command("export", "--workflow", str(classified.pk), "--out", str(tmp_path), "--retired-only",
                  "--format", "csv")
     assert len(Table.read(tmp_path / f"workflow-{classified.pk}-catalogue.csv")) == 1
+
+
+def test_a_failed_export_keeps_its_error_for_the_page_and_leaves_no_file(classified, monkeypatch, settings):
+    from zooapp.services import exports
+
+    def broken(table, path, fmt):
+        path.write_bytes(b"half a file")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(exports, "write_table", broken)
+    export = export_start(workflow=classified, kind="catalogue", fmt="fits", user=None)
+    export.refresh_from_db()
+    assert (export.status, export.error, export.file_name) == ("failed", "disk full", "")
+    with pytest.raises(ExportRejected, match="not ready"):
+        export_file_path(export=export)
+    assert not [p for p in settings.ZOOLOOP_EXPORT_DIR.rglob("*") if p.is_file()]

@@ -136,3 +136,12 @@ def test_the_command_imports_into_a_new_project(admin_user, capsys):
     with pytest.raises(CommandError, match="no workflow 10 version 99"):
         call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
                      str(SLSN_WORKFLOWS), "--workflow-id", "10", "--version", "99")
+
+
+@needs_samples
+def test_the_command_can_queue_the_import_as_a_background_task(admin_user, capsys):
+    call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
+                 str(SLSN_WORKFLOWS), "--background")
+    assert "queued" in capsys.readouterr().out
+    workflow = Workflow.objects.get(project__slug="zooniverse-import")  # eager Celery ran it in-process
+    assert Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=False).count() == 7

@@ -60,19 +60,26 @@ def export_file_write(*, workflow: Workflow, kind: str, fmt: str, path: Path, re
     _check(kind, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
+    try:
+        n = _write(workflow, kind, fmt, partial, retired_only, progress)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+    return n
+
+
+def _write(workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bool, progress: Progress) -> int:
     if kind in (Export.Kind.CATALOGUE, Export.Kind.CLUMPS):
         table = (catalogue_table(workflow=workflow, retired_only=retired_only, progress=progress)
                  if kind == Export.Kind.CATALOGUE else clump_table(workflow=workflow, progress=progress))
-        write_table(table, partial, fmt)
-        n = len(table)
-    elif kind == Export.Kind.COCO:
+        write_table(table, path, fmt)
+        return len(table)
+    if kind == Export.Kind.COCO:
         document = coco_document(workflow=workflow)
-        partial.write_text(json.dumps(document))
-        n = len(document["annotations"])
-    else:
-        n = _write_classifications(workflow, partial, progress)
-    partial.replace(path)
-    return n
+        path.write_text(json.dumps(document))
+        return len(document["annotations"])
+    return _write_classifications(workflow, path, progress)
 
 
 def _write_classifications(workflow: Workflow, path: Path, progress: Progress) -> int:

@@ -21,6 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--project", default="zooniverse-import", help="slug of the project to import into")
         parser.add_argument("--owner", default=None, help="owner of a new project (default: first superuser)")
         parser.add_argument("--box-convention", choices=BOX_CONVENTIONS, default="auto")
+        parser.add_argument("--background", action="store_true",
+                            help="queue the import on the exports queue (the worker must see the same files)")
 
     def handle(self, *args, **opts):
         for key in ("classifications", "workflows"):
@@ -28,6 +30,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--{key}: {opts[key]} is not a file")
         try:
             project = import_project(slug=opts["project"], owner_username=opts["owner"])
+            if opts["background"]:
+                self._queue(project.pk, opts)
+                return
             report = zooniverse_import(
                 project_id=project.pk, classifications_path=opts["classifications"], workflows_path=opts["workflows"],
                 zooniverse_workflow_id=opts["workflow_id"], version=opts["version"],
@@ -39,3 +44,10 @@ class Command(BaseCommand):
                           f"{report.n_dropped_answers} answers not in the workflow")
         for what, n in report.dropped.most_common():
             self.stdout.write(f"  dropped {n} x {what}")
+
+    def _queue(self, project_id: int, opts) -> None:
+        from zooapp.tasks import import_zooniverse
+
+        import_zooniverse.delay(project_id, str(opts["classifications"].resolve()), str(opts["workflows"].resolve()),
+                                opts["workflow_id"], opts["version"], opts["box_convention"])
+        self.stdout.write("import queued on the exports queue")
