@@ -72,3 +72,11 @@ def import_zooniverse(project_id: int, classifications_path: str, workflows_path
         project_id=project_id, classifications_path=classifications_path, workflows_path=workflows_path,
         zooniverse_workflow_id=zooniverse_workflow_id, version=version, box_convention=box_convention)
     return report.workflow.pk
+
+
+@shared_task(acks_late=True, time_limit=3 * 3600)
+def simulate_whatif(workflow_id: int, n_galaxies: int) -> int | None:
+    from zooapp.services.simulation import whatif  # the simulator trains models: torch loads only here
+
+    result = whatif.workflow_whatif_run(workflow_id=workflow_id, n_galaxies=n_galaxies)
+    return result["n_retired"]

@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 from zooapp.api import catalogue as catalogue_api
 from zooapp.api import volunteer as api
 from zooapp.views import dashboard as dashboard_views
+from zooapp.views import whatif as whatif_views
 from zooapp.views import volunteer as views
 
 router = DefaultRouter()
@@ -33,6 +34,7 @@ urlpatterns = [
     path("dashboard/<int:workflow_id>/exports/", dashboard_views.dashboard_export, name="dashboard-export"),
     path("dashboard/<int:workflow_id>/subjects/", dashboard_views.dashboard_subjects, name="dashboard-subjects"),
     path("dashboard/<int:workflow_id>/gold/", dashboard_views.dashboard_gold, name="dashboard-gold"),
+    path("dashboard/<int:workflow_id>/whatif/", whatif_views.whatif, name="dashboard-whatif"),
     path("dashboard/exports/<int:export_id>/download/", dashboard_views.export_download,
          name="dashboard-export-download"),
     path("accounts/signup/", views.signup, name="signup"),

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
+import pandas as pd
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -171,10 +172,11 @@ def subject_create(*, subject_set: SubjectSet, external_id: str, image: DisplayI
 
 def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, out_dir: Path,
                            n_gold: int = 0, progress: bool = True) -> SubjectSet:
-    """Render a synthetic survey with GalSim and store it; the truth goes to SubjectTruth, never to volunteers."""
-    from ml.synth import synth_survey
+    """Render a synthetic survey with GalSim and store it; the truth goes to SubjectTruth, never to volunteers.
 
-    manifest = synth_survey(n, out_dir, seed=seed, progress=progress)
+    A folder that already holds at least ``n`` galaxies of this seed is reused, not rendered again.
+    """
+    manifest = _synthetic_manifest(n=n, seed=seed, out_dir=out_dir, progress=progress)
     truth_cols = [c for c in manifest.columns if c.startswith("truth_")]
     with transaction.atomic():
         subject_set = SubjectSet.objects.create(project=workflow.project, workflow=workflow, name=name)
@@ -189,3 +191,15 @@ def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, 
                 GoldAnswer.objects.bulk_create([GoldAnswer(subject=subject, task=k, value=v)
                                                 for k, v in truth.items()])
     return subject_set
+
+
+def _synthetic_manifest(*, n: int, seed: int, out_dir: Path, progress: bool) -> pd.DataFrame:
+    from ml.synth import synth_survey
+
+    cached = out_dir / "manifest.csv"
+    if cached.is_file():
+        # Galaxy i depends only on (seed, i), so the first n rows of a bigger survey are the survey of size n.
+        manifest = pd.read_csv(cached, dtype=str, keep_default_na=False)
+        if len(manifest) >= n and manifest["id"].iloc[0] == f"synth-{seed}-000000":
+            return manifest.head(n)
+    return synth_survey(n, out_dir, seed=seed, progress=progress)
