@@ -246,7 +246,9 @@ export class BoxTool {
     this._setAttrs(body, {x: mark.x_min, y: mark.y_min, width: w, height: h});
     const fs = 12 / ppu;
     this._setAttrs(label, {x: mark.x_min + 9 / ppu, y: mark.y_min - 4 / ppu, "font-size": fs});
-    label.textContent = String(index + 1);
+    // With several tools the label names the tool too, so kinds differ by more than colour.
+    label.textContent = this.tools.length > 1 ? `${index + 1} ${mark.tool}` : String(index + 1);
+    g.dataset.toolIndex = String(Math.max(0, this.tools.findIndex((t) => t.label === mark.tool)));
     const points = this._handlePoints(mark);
     const hit = HANDLE_HIT_PX / ppu;
     for (const node of handles) {

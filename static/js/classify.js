@@ -488,7 +488,7 @@ function renderQuestion(key, task) {
   const chosen = state.answers.get(key);
   const multiple = task.type === "multiple";
   const list = h("div", {class: "answers", role: "group", "aria-labelledby": "task-question"});
-  task.answers.slice(0, 30).forEach((answer, i) => {
+  task.answers.forEach((answer, i) => {
     const selected = multiple ? (chosen ?? []).includes(answer.label) : chosen === answer.label;
     const hotkey = i < 9 ? String(i + 1) : null;
     const button = h("button", {
@@ -509,16 +509,34 @@ function renderQuestion(key, task) {
   area.append(list);
 }
 
+function chooseTool(label) {
+  tool.setActiveTool(label);
+  for (const b of area.querySelectorAll(".tool-choice")) {
+    b.setAttribute("aria-pressed", String(b.dataset.tool === label));
+  }
+  setStatus(`Drawing ${label} boxes.`);
+}
+
 function renderDrawing(key, task) {
   const counts = tool.counts();
+  const several = task.tools.length > 1;
   const toolList = h("ul", {class: "tool-list"});
-  for (const t of task.tools) {
-    toolList.append(h("li", {class: "tool-count", "data-tool": t.label},
-      h("span", {class: "swatch", "aria-hidden": "true"}),
+  task.tools.forEach((t, i) => {
+    const limits = ` (at most ${t.max}${t.min ? `, at least ${t.min}` : ""})`;
+    const parts = [
+      several ? h("kbd", {"aria-hidden": "true", text: String(i + 1)}) : null,
+      h("span", {class: "swatch", "data-tool-index": String(i), "aria-hidden": "true"}),
       h("span", {text: `${t.label}: `}),
       h("strong", {class: "tool-count-n", text: String(counts[t.label] ?? 0)}),
-      h("span", {class: "muted", text: t.max < 1000 ? ` (at most ${t.max}${t.min ? `, at least ${t.min}` : ""})` : ""})));
-  }
+      h("span", {class: "muted", text: limits}),
+    ];
+    // With several tools each row is a toggle that picks the tool new boxes are drawn with.
+    const row = several
+      ? h("button", {type: "button", class: "tool-choice", "data-tool": t.label, "aria-keyshortcuts": i < 9 ? String(i + 1) : null,
+                     "aria-pressed": String(t.label === tool.activeTool), onclick: () => chooseTool(t.label)}, ...parts)
+      : h("span", {}, ...parts);
+    toolList.append(h("li", {class: "tool-count", "data-tool": t.label}, row));
+  });
   const editRow = h("div", {class: "edit-row"},
     h("button", {type: "button", class: "button button-small", id: "undo", "aria-keyshortcuts": "Control+Z",
                  onclick: () => tool.undo()}, "↶ Undo"),
@@ -828,6 +846,11 @@ document.addEventListener("keydown", (e) => {
   if (e.key === " " && !(target instanceof HTMLButtonElement) && !(target instanceof HTMLAnchorElement)) {
     if (!viewer.spaceHeld) { viewer.spaceHeld = true; viewer.el.classList.add("is-pan"); }
     e.preventDefault();
+    return;
+  }
+  if (/^[1-9]$/.test(e.key) && task?.type === "drawing" && task.tools.length > 1) {
+    const t = task.tools[Number(e.key) - 1];
+    if (t) { e.preventDefault(); chooseTool(t.label); }
     return;
   }
   if (/^[1-9]$/.test(e.key) && isQuestion(task) && !state.saving) {

@@ -361,3 +361,20 @@ def test_it_toggles_a_favourite(page, live_server, demo_workflow):
     page.click("#favourite")
     page.wait_for_selector("#favourite[aria-pressed=false]")
     assert Favourite.objects.filter(subject_id=subject).count() == 0
+
+
+def test_it_lets_the_volunteer_pick_between_several_drawing_tools(page, live_server, admin_user, screenshot):
+    tree = json.loads(json.dumps(DEMO_TREE))
+    tree["tasks"]["T5"]["tools"].append({"label": "star", "type": "rectangle", "min": 0, "max": 3})
+    workflow = make_workflow(owner=admin_user, n_subjects=2, tree=tree)
+    subject = open_classify(page, live_server, workflow)
+    go_to_drawing(page)
+    assert page.get_attribute(".tool-choice[data-tool=clump]", "aria-pressed") == "true"
+    drag(page, to_screen(page, 5, 5), to_screen(page, 15, 15))
+    page.keyboard.press("2")                                  # hotkey: the second tool
+    assert page.get_attribute(".tool-choice[data-tool=star]", "aria-pressed") == "true"
+    drag(page, to_screen(page, 40, 40), to_screen(page, 50, 52))
+    assert page.locator("#marks .mark-label").all_text_contents() == ["1 clump", "2 star"]
+    screenshot(page, "two-tools")
+    finish_and_submit(page)
+    assert [b["tool"] for b in boxes_of(stored(subject))] == ["clump", "star"]
