@@ -137,3 +137,18 @@ def test_the_schema_documents_the_new_endpoints(client):
         assert path in paths, sorted(paths)
     assert "post" in paths["/api/exports/"] and "multipart/form-data" in str(
         paths["/api/workflows/{id}/subject-uploads/"]["post"]["requestBody"]["content"])
+
+
+def test_an_image_over_the_size_limit_is_refused_with_a_clear_message(owner, workflow, settings):
+    settings.ZOOLOOP_MAX_IMAGE_BYTES = 100
+    response = upload(api_for(owner), workflow, ["a"], [("a", 1)])
+    assert response.status_code == 400
+    assert "the limit is 100 bytes" in response.json()["detail"]
+    assert not Subject.objects.filter(subject_set__name="api set").exists()
+
+
+def test_too_many_files_in_one_batch_is_a_400(owner, workflow, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    response = upload(api_for(owner), workflow, ["a", "b", "c"], [("a", 1), ("b", 2), ("c", 3)])
+    assert response.status_code == 400
+    assert "then the same manifest again" in response.json()["detail"]

@@ -5,13 +5,15 @@ who is not the project's staff gets 403 (404 when the workflow does not exist).
 """
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -97,10 +99,21 @@ UploadReportSerializer = inline_serializer("SubjectUploadReport", {
 })
 
 
+class BatchMultiPartParser(MultiPartParser):
+    """Multipart, with Django's limit on files per request turned into a 400 that says what to do."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except TooManyFilesSent:
+            raise ParseError(f"send at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files per request, then the "
+                             "same manifest again with the next batch") from None
+
+
 class SubjectSetUploadApi(APIView):
     """Upload a manifest CSV and a batch of its images; send the same manifest again with the next batch."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [BatchMultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
