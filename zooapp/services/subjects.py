@@ -49,9 +49,12 @@ def image_to_display(path: Path) -> DisplayImage:
         return _fits_to_display(path)
     if suffix not in IMAGE_SUFFIXES:
         raise IngestError(f"{path.name}: unsupported file type; use PNG, JPEG or FITS")
-    Image.MAX_IMAGE_PIXELS = settings.ZOOLOOP_MAX_IMAGE_PIXELS  # Pillow raises on decompression bombs past this
+    limit = settings.ZOOLOOP_MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = limit  # Pillow raises on decompression bombs past twice this
     try:
         with Image.open(path) as img:
+            if img.width * img.height > limit:  # between 1x and 2x Pillow only warns: refuse before decoding
+                raise IngestError(f"{path.name}: {img.width} x {img.height} pixels exceeds the limit of {limit} pixels")
             img.load()
             rgb = img.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
