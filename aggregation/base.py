@@ -139,7 +139,10 @@ def encode_votes(votes: pd.DataFrame, gold: pd.DataFrame | None = None,
     """Validate and integer-encode votes (and gold) in one step."""
     votes = validate_votes(votes)
     gold = None if gold is None else validate_gold(gold, votes)
-    seen_labels = pd.unique(pd.concat([votes["label"], gold["label"]]) if gold is not None else votes["label"])
+    # Factorise once and map the few distinct labels: get_indexer on millions of rows is slow.
+    label_codes, vote_labels = pd.factorize(votes["label"], sort=False)
+    seen_labels = pd.unique(pd.concat([pd.Series(vote_labels), gold["label"]]) if gold is not None
+                            else pd.Series(vote_labels))
     if classes is None:
         classes_arr = np.array(sorted(seen_labels, key=lambda v: (str(type(v)), v)), dtype=object)
     else:
@@ -156,7 +159,7 @@ def encode_votes(votes: pd.DataFrame, gold: pd.DataFrame | None = None,
     if gold is not None:
         gold_codes[tasks.get_indexer(gold["task"])] = class_index.get_indexer(gold["label"])
     return EncodedVotes(task=task_codes.astype(np.int64), worker=worker_codes.astype(np.int64),
-                        label=class_index.get_indexer(votes["label"]).astype(np.int64),
+                        label=class_index.get_indexer(vote_labels)[label_codes].astype(np.int64),
                         tasks=pd.Index(tasks, name="task"), workers=pd.Index(workers, name="worker"),
                         classes=classes_arr, gold=gold_codes)
 
@@ -200,6 +203,18 @@ class VoteAggregator:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
         return f"{type(self).__name__}({params})"
+
+
+def log_normalize_rows(log_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (n, K) log weights normalised to log probabilities, and each row's log total (n, 1).
+
+    Shifting by the row maximum before exp() keeps the sum in floating-point range; for the
+    small K of a question this is much faster than scipy's general logsumexp.
+    """
+    top = log_values.max(axis=1, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    log_total = top + np.log(np.exp(log_values - top).sum(axis=1, keepdims=True))
+    return log_values - log_total, log_total
 
 
 def clamp_gold(log_post: np.ndarray, gold: np.ndarray) -> np.ndarray:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
-from ..base import EncodedVotes, VoteAggregator, clamp_gold
+from ..base import EncodedVotes, VoteAggregator, clamp_gold, log_normalize_rows
 from ..online import initial_agent_alpha
 from .majority import vote_counts
 
@@ -43,8 +42,8 @@ def log_task_posterior(a, log_confusion: np.ndarray, log_class_prior: np.ndarray
     per_answer = log_confusion.transpose(0, 2, 1).reshape(n_workers * k, k)
     joint = log_class_prior + np.asarray(a @ per_answer)
     # Normalise in log space: a task with hundreds of votes has a joint far below float range.
-    norm = logsumexp(joint, axis=1, keepdims=True)
-    return clamp_gold(joint - norm, gold), float(norm.sum())
+    log_post, norm = log_normalize_rows(joint)
+    return clamp_gold(log_post, gold), float(norm.sum())
 
 
 def _normalise_rows(pseudo_counts: np.ndarray) -> np.ndarray:

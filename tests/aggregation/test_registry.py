@@ -6,6 +6,7 @@ from aggregation.registry import AGGREGATORS, BOX_AGGREGATORS, get_aggregator, g
 
 # The PyMC model is exercised in its own test file; here it runs with a tiny budget.
 FAST = {"hierarchical": {"n_iter": 300, "draws": 20}}
+NAMES = [pytest.param(n, marks=pytest.mark.slow) if n == "hierarchical" else n for n in sorted(AGGREGATORS)]
 
 BOXES = pd.DataFrame({"task": [1, 1, 2], "worker": ["a", "b", "a"], "x_min": [0.0, 1.0, 5.0],
                       "y_min": [0.0, 0.0, 5.0], "x_max": [10.0, 11.0, 9.0], "y_max": [10.0, 10.0, 9.0]})
@@ -16,7 +17,7 @@ def learned(model):
     return [name for name in vars(model) if name.endswith("_")]
 
 
-@pytest.mark.parametrize("name", sorted(AGGREGATORS))
+@pytest.mark.parametrize("name", NAMES)
 def test_it_fits_every_vote_aggregator_the_same_way(name, tiny_votes):
     model = get_aggregator(name, **FAST.get(name, {}))
     assert learned(model) == []
