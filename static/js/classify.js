@@ -591,6 +591,7 @@ function renderHelp(task) {
 }
 
 function refreshNav() {
+  $("task-nav").hidden = false;
   const key = current();
   const task = currentTask();
   const back = $("back");
@@ -657,15 +658,32 @@ async function showSubject(subject) {
     .map(([k, v]) => `${k}: ${v}`);
   $("subject-caption").textContent = [name ? `Galaxy ${name}` : `Subject ${subject.id}`, ...extra].join(" · ");
   setFavourite(Boolean(subject.favourite));
+  let failed = null;
   try {
     await viewer.load(subject.frames);
   } catch (err) {
-    setStatus(`The image could not be loaded (${err.message}). Try the next galaxy.`, "error");
+    failed = err;
   }
   tool.setImageSize(viewer.width, viewer.height);
   state.startedAt = new Date().toISOString();
   render();
   $("classify").classList.add("is-ready");
+  if (failed) showImageError(failed);
+}
+
+// Nobody can classify a galaxy they cannot see: say so and offer another one.
+function showImageError(err) {
+  viewer.el.classList.remove("is-loading");
+  $("classify").dataset.state = "image-error";
+  tool.setEnabled(false);
+  area.replaceChildren(
+    h("h2", {id: "task-question", tabindex: "-1", text: "This galaxy's image did not load"}),
+    h("p", {text: `${err.message}. Your connection may have dropped, or the image is missing on the server.`}),
+    h("button", {type: "button", class: "button button-primary", id: "skip-broken", onclick: () => loadNext()},
+      "Show another galaxy"));
+  $("task-help").hidden = true;
+  $("task-nav").hidden = true;
+  setStatus("The image could not be loaded.", "error");
 }
 
 function showFinished(message) {

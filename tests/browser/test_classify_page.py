@@ -378,3 +378,15 @@ def test_it_lets_the_volunteer_pick_between_several_drawing_tools(page, live_ser
     screenshot(page, "two-tools")
     finish_and_submit(page)
     assert [b["tool"] for b in boxes_of(stored(subject))] == ["clump", "star"]
+
+
+def test_it_offers_another_galaxy_when_an_image_does_not_load(page, live_server, demo_workflow):
+    page.route("**/media/**", lambda route: route.fulfill(status=404, body="missing"), times=1)
+    first = open_classify(page, live_server, demo_workflow)
+    page.wait_for_selector("#classify[data-state=image-error]")
+    assert "did not load" in page.inner_text("#task-area")
+    assert page.is_hidden("#task-nav")
+    page.click("#skip-broken")
+    page.wait_for_function(f"() => document.getElementById('classify').dataset.subject !== '{first}'")
+    page.wait_for_selector("#classify[data-state=task]")
+    assert page.is_visible("button.answer[data-label=smooth]") and page.get_attribute("#task-nav", "hidden") is None
