@@ -33,8 +33,7 @@ def browser():
 
 @pytest.fixture
 def new_page(browser):
-    """Factory for pages in fresh contexts: ``new_page(viewport=..., has_touch=..., tutorial=False)``."""
-    contexts = []
+    """Factory for pages in fresh contexts: ``new_page(width=..., has_touch=..., tutorial=False)``."""
 
     def make(*, width: int = 1280, height: int = 860, has_touch: bool = False, tutorial: bool = False,
              feedback: bool = False):
@@ -48,11 +47,15 @@ def new_page(browser):
         page = context.new_page()
         page.errors = []
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        pages.append(page)
         return page
 
+    contexts, pages = [], []
     yield make
+    errors = [e for page in pages for e in page.errors]
     for context in contexts:
         context.close()
+    assert not errors, f"uncaught JavaScript errors: {errors}"  # every browser test also checks this
 
 
 @pytest.fixture
