@@ -33,6 +33,13 @@ def aggregate_sweep() -> int:
     return len(ids)
 
 
+@shared_task(acks_late=True, time_limit=3 * 3600)
+def aggregate_refit_engine(workflow_id: int) -> dict:
+    from zooapp.services.engine_refit import workflow_engine_refit  # PyMC loads only where refits run
+
+    return workflow_engine_refit(workflow_id=workflow_id)
+
+
 @shared_task(acks_late=True)
 def recompute_workflow(workflow_id: int) -> dict:
     return agg_services.workflow_recompute(workflow_id=workflow_id)

@@ -134,3 +134,28 @@ def test_boxes_become_consensus_boxes_with_p_real(admin_user):
     assert consensus[0].n_workers == 3 and consensus[0].n_seen == 3
     assert 10 <= consensus[0].x_min <= 11 and consensus[0].p_real > 0.5
     assert posterior_probs(subject.posteriors.get(task="T0"))[1] > 0.5
+
+
+def test_the_refit_feeds_the_population_prior_to_new_volunteers_and_stays_reproducible(admin_user):
+    from zooapp.services.engine_refit import workflow_engine_refit
+
+    workflow = make_workflow(owner=admin_user, n_subjects=10, n_gold=3,
+                             rules={"posterior_threshold": 0.9999, "min_classifications": 50,
+                                    "max_classifications": 100})
+    rng = np.random.default_rng(1)
+    truth = {s.pk: "smooth" if s.is_gold else rng.choice(["smooth", "featured"]) for s in workflow.subjects.all()}
+    for v in volunteers(4):
+        for s in workflow.subjects.all():
+            answer = truth[s.pk] if rng.random() < 0.9 else ("featured" if truth[s.pk] == "smooth" else "smooth")
+            classify(workflow, s, v, answer, [{"tool": "clump", "x_min": 5, "y_min": 5, "x_max": 15, "y_max": 15}]
+                     if answer == "featured" else None)
+    summary = workflow_engine_refit(workflow_id=workflow.pk, n_iter=500)
+    workflow.refresh_from_db()
+    prior = np.asarray(workflow.engine_state["agent_prior"]["T0"])
+    assert "T0" in summary["prior_tasks"] and prior.shape == (3, 3)
+    assert prior[0, 0] > prior[0, 1] and prior[1, 1] > prior[1, 0]  # the crowd is mostly right
+    assert summary["box_workers"] == 4
+    newcomer = Volunteer.objects.create(name="new")
+    classify(workflow, workflow.subjects.filter(is_gold=False).first(), newcomer)
+    assert np.allclose(Reliability.objects.get(volunteer=newcomer, task="T0").alpha[1], prior[1], atol=1.01)
+    assert workflow_recompute(workflow_id=workflow.pk) == {"reliabilities": [], "posteriors": [], "counts": []}
