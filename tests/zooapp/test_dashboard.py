@@ -215,3 +215,18 @@ def test_every_dashboard_chart_renders_with_no_data(client, owner):
     assert response.status_code == 200
     assert "No subject retired yet" in response.content.decode()
     assert io.BytesIO(response.content).getvalue().count(b"<svg") >= 7
+
+
+def test_it_counts_the_subjects_the_machine_retired(busy):
+    from zooapp.services.dashboard import machine_retired_count, queue_makeup
+
+    subject = Subject.objects.filter(workflow=busy, status="active", is_gold=False).first()
+    Subject.objects.filter(pk=subject.pk).update(status="retired")
+    Retirement.objects.create(subject=subject, reason="machine_threshold", agent="machine", rules={},
+                              n_classifications=0)
+    assert machine_retired_count(workflow=busy) == 1
+    assert queue_makeup(workflow=busy)["machine_retired"] == 1
+    Subject.objects.filter(pk=subject.pk).update(status="active")
+    Retirement.objects.create(subject=subject, action="unretire", reason="rules_reapplied", rules={},
+                              n_classifications=0)
+    assert machine_retired_count(workflow=busy) == 0

@@ -213,3 +213,10 @@ def test_a_failed_export_keeps_its_error_for_the_page_and_leaves_no_file(classif
     with pytest.raises(ExportRejected, match="not ready"):
         export_file_path(export=export)
     assert not [p for p in settings.ZOOLOOP_EXPORT_DIR.rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("task", ["zooapp.tasks.export_catalogue", "zooapp.tasks.import_zooniverse"])
+def test_exports_and_imports_go_to_the_exports_queue(task):
+    from zooapp.celery import app
+
+    assert app.amqp.router.route({}, task)["queue"].name == "exports"

@@ -75,14 +75,14 @@ def credible_interval(p: float, n_votes: float, *, mass: float = CREDIBLE_MASS) 
     return float(lo), float(hi)
 
 
-def _stem(task_key: str, index: int, label: str) -> str:
-    match = re.fullmatch(r"[Tt](\d+)", task_key)
-    task = f"t{int(match.group(1)):02d}" if match else re.sub(r"\W+", "_", task_key.lower())
-    return f"{task}_a{index:02d}_{re.sub(r'[^0-9a-zA-Z]+', '_', label).strip('_').lower()}"
-
-
 def _task_stem(task_key: str) -> str:
-    return _stem(task_key, 0, "x").rsplit("_a00_", 1)[0]
+    """``T1`` -> ``t01``; other keys lower-cased with non-word characters as underscores."""
+    match = re.fullmatch(r"[Tt](\d+)", task_key)
+    return f"t{int(match.group(1)):02d}" if match else re.sub(r"\W+", "_", task_key.lower())
+
+
+def _stem(task_key: str, index: int, label: str) -> str:
+    return f"{_task_stem(task_key)}_a{index:02d}_{re.sub(r'[^0-9a-zA-Z]+', '_', label).strip('_').lower()}"
 
 
 def _catalogue_columns(tree: TaskTree) -> list[_Col]:

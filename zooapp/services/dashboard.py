@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from aggregation.schema import TaskTree
@@ -51,12 +51,10 @@ def export_status(*, export: Export) -> dict[str, Any]:
 
 
 def machine_retired_count(*, workflow: Workflow) -> int:
-    """Subjects whose latest retirement action retired them on the machine's evidence."""
-    latest: dict[int, tuple[str, str]] = {}
-    for subject_id, action, agent in (Retirement.objects.filter(subject__workflow=workflow)
-                                      .order_by("created_at", "id").values_list("subject_id", "action", "agent")):
-        latest[subject_id] = (action, agent)
-    return sum(1 for action, agent in latest.values() if action == Retirement.Action.RETIRE and agent == "machine")
+    """Retired subjects whose latest retirement was decided on the machine's evidence."""
+    latest = Retirement.objects.filter(subject=OuterRef("pk")).order_by("-created_at", "-id").values("agent")[:1]
+    return (Subject.objects.filter(workflow=workflow, status=Subject.Status.RETIRED)
+            .annotate(agent=Subquery(latest)).filter(agent="machine").count())
 
 
 def retirement_timeline(*, workflow: Workflow) -> dict[str, Any]:
