@@ -48,7 +48,8 @@ def train_detector(cfg: DetectorConfig, *, images: Sequence[Path], boxes: pd.Dat
     dict
         ``{"checkpoint": Path of best.pt, "metrics": {"train_loss", "val_completeness",
         "val_purity", "val_f1", ...}, "n_train": int, "n_val": int}``; validation
-        counts boxes with ``p_real >= 0.5`` as true and detections scoring >= 0.5.
+        counts boxes with ``p_real >= 0.5`` as true and detections scoring >= 0.5;
+        an undefined ratio (e.g. purity with no detections) is None.
     """
     cfg = dataclasses.replace(cfg)
     cfg.check()
@@ -172,12 +173,14 @@ def _validate(model, data: dict, image_size: int, rt: Runtime) -> dict[str, floa
     truth = pd.DataFrame(rows, columns=["task", *BOX_COLUMNS])
     # At 64 px the synthetic PSF FWHM is about 2 px; scale that to the working size.
     scores = completeness_purity(pred, truth, psf_fwhm=2.0 * image_size / 64)
-    return {f"val_{k}": float(v) for k, v in scores.items()}
+    if scores["tp"] + scores["fp"] + scores["fn"] == 0:
+        scores["f1"] = 1.0  # nothing to find and nothing found
+    # Undefined ratios become None, not NaN: the metrics are stored as JSON (PostgreSQL rejects NaN).
+    return {f"val_{k}": None if np.isnan(v) else float(v) for k, v in scores.items()}
 
 
 def _save(state: dict, metrics: dict, cfg: DetectorConfig) -> None:
     score = metrics.get("val_f1", -metrics["train_loss"])
-    score = -1.0 if np.isnan(score) else score
     improved = state["epoch"] == 1 or score > state["best_metric"]
     if improved:
         state["best_metric"], state["metrics"] = score, metrics
