@@ -46,6 +46,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["workflow", "kind", "number", "n_train", "serving", "device", "created_at"]
 
 
+@admin.register(models.Export)
+class ExportAdmin(admin.ModelAdmin):
+    list_display = ["id", "workflow", "kind", "format", "status", "progress", "n_rows", "requested_by", "created_at"]
+    list_filter = ["kind", "format", "status"]
+    readonly_fields = ["status", "progress", "file_name", "n_rows", "error", "finished_at"]
+
+
 for model in (models.WorkflowVersion, models.SubjectSet, models.SubjectFrame, models.GoldAnswer, models.SubjectTruth,
               models.Volunteer, models.Reliability, models.SubjectPosterior, models.ConsensusBox, models.RuleChange,
               models.Prediction, models.Favourite, models.SubjectView):
