@@ -126,10 +126,10 @@ class EncodedVotes:
     def n_classes(self) -> int:
         return len(self.classes)
 
-    def task_worker_label_matrix(self) -> sparse.csr_matrix:
+    def task_worker_label_matrix(self, dtype=np.float64) -> sparse.csr_matrix:
         """Sparse (n_tasks, n_workers * K) count matrix: one entry per vote at column worker * K + label."""
         k = self.n_classes
-        data = np.ones(len(self.task), dtype=float)
+        data = np.ones(len(self.task), dtype=dtype)
         shape = (len(self.tasks), len(self.workers) * k)
         return sparse.csr_matrix((data, (self.task, self.worker * k + self.label)), shape=shape)
 

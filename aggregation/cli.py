@@ -45,6 +45,7 @@ def _write(frame: pd.DataFrame, out: Path) -> None:
 
 
 def run_labels(args: argparse.Namespace) -> None:
+    """Aggregate ``args.votes`` (and ``args.gold``) with ``args.method`` into ``args.out``."""
     votes = _read(args.votes, "votes", ("task", "worker", "label"))
     gold = _read(args.gold, "gold", ("task", "label")) if args.gold else None
     params = {"progress": True} if args.method in _PROGRESS_METHODS and len(votes) > _PROGRESS_VOTES else {}
@@ -55,6 +56,7 @@ def run_labels(args: argparse.Namespace) -> None:
 
 
 def run_boxes(args: argparse.Namespace) -> None:
+    """Aggregate ``args.boxes`` seen in ``args.seen`` with ``args.method`` into ``args.out``."""
     boxes = _read(args.boxes, "boxes", ("task", "worker"))
     seen = _read(args.seen, "seen", ("task", "worker"))
     model = get_box_aggregator(args.method).fit(boxes, seen)
@@ -63,6 +65,7 @@ def run_boxes(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the two sub-commands."""
     parser = argparse.ArgumentParser(prog="python -m aggregation", description="Aggregate crowd votes or boxes.")
     sub = parser.add_subparsers(dest="command", required=True)
     labels = sub.add_parser("labels", help="consensus labels from votes (task, worker, label)")
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
     try:
         args.run(args)

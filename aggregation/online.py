@@ -15,7 +15,6 @@ in row order, so a recompute always equals the persisted online state.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
@@ -28,7 +27,7 @@ _EPS = 1e-12
 
 def initial_agent_alpha(n_classes: int, *, prior: np.ndarray | None = None, strength: float = 4.0,
                         skill: float = 0.65) -> np.ndarray:
-    """Starting Dirichlet pseudo-counts of a new agent.
+    """Return the starting Dirichlet pseudo-counts of a new agent.
 
     Parameters
     ----------
@@ -137,7 +136,7 @@ def information_gain(confusion: np.ndarray) -> np.ndarray:
 
 
 def agent_skill(alpha: np.ndarray) -> float:
-    """Expected information gain per vote in bits at a uniform prior.
+    """Return the expected information gain per vote in bits at a uniform prior.
 
     The SWAP "skill" of Marshall et al. (2016, appendix) generalised to K
     classes: the mutual information between the true class and the answer of

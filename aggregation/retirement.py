@@ -70,6 +70,7 @@ class RetirementRules:
         return cls(**data)
 
     def to_dict(self) -> dict:
+        """Return the rules as a JSON-ready dict (the inverse of :meth:`from_dict`)."""
         return asdict(self)
 
 

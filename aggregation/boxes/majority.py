@@ -35,6 +35,7 @@ class MajorityBoxAggregator:
         self.min_fraction = min_fraction
 
     def fit(self, boxes: pd.DataFrame, seen: pd.DataFrame) -> "MajorityBoxAggregator":
+        """Fit on boxes ``(task, worker, x_min, y_min, x_max, y_max)`` and views ``(task, worker)``."""
         boxes = validate_boxes(boxes)
         seen = validate_seen(seen, boxes)
         cands = build_candidates(boxes, seen, min_iou=self.min_iou).boxes

@@ -1,4 +1,4 @@
-"""The likelihood of the Lean box model: pure functions on :class:`~.candidates.Candidates`.
+r"""The likelihood of the Lean box model: pure functions on :class:`~.candidates.Candidates`.
 
 Model (after Branson, Van Horn & Perona 2017, "Lean Crowdsourcing", CVPR, as
 Galaxy Zoo: Clump Scout used it, Dickinson et al. 2022).  An image holds real
@@ -14,8 +14,8 @@ tiny one that two workers in seven notice.
 
 A candidate c marked by the set M of its viewers V is then one of
 
-* a real object of level l, expected count ``mu[l] prod_{M} r_w[l] prod_{V \\ M} (1 - r_w[l])``;
-* a decoy, expected count ``mu_decoy prod_{M} d_w prod_{V \\ M} (1 - d_w)`` with d = ``decoy_rate``;
+* a real object of level l, expected count ``mu[l] prod_{M} r_w[l] prod_{V \ M} (1 - r_w[l])``;
+* a decoy, expected count ``mu_decoy prod_{M} d_w prod_{V \ M} (1 - d_w)`` with d = ``decoy_rate``;
 * a personal false box of worker w (only when M = {w}), expected count ``fp_rate_w``;
 
 and its posterior kind is proportional to these intensities.  Objects that
@@ -49,8 +49,13 @@ def rate_priors(n_levels: int, *, decoy: float = DEFAULT_DECOY_RATE, hard: float
 
 
 def default_objects_per_image(n_levels: int) -> np.ndarray:
-    """Expected decoys, then real objects per level, per image before any fit: one object, a quarter of it hard."""
-    levels = np.full(1, 1.0) if n_levels == 1 else np.concatenate([[0.25], np.full(n_levels - 1, 0.75 / (n_levels - 1))])
+    """Return the expected decoys and real objects per level, per image, before any fit.
+
+    0.1 decoys and one real object, a quarter of it at the hardest level.
+    """
+    if n_levels == 1:
+        return np.array([0.1, 1.0])
+    levels = np.concatenate([[0.25], np.full(n_levels - 1, 0.75 / (n_levels - 1))])
     return np.concatenate([[0.1], levels])
 
 
@@ -156,7 +161,11 @@ def score_candidates(cands: Candidates, params: pd.DataFrame | None, *, mu: np.n
 
 def worker_m_step(cands: Candidates, post: np.ndarray, unmarked: np.ndarray, *, rate_prior: np.ndarray,
                   fp_prior: float, sigma_prior: float, strength: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MAP (fp, rates, sigma) arrays given kind posteriors (n_candidates, 2 + L) and unmarked objects (n_tasks, 1 + L)."""
+    """MAP (fp, rates, sigma) worker arrays.
+
+    ``post`` (n_candidates, 2 + L) are the kind posteriors, ``unmarked`` (n_tasks, 1 + L)
+    the expected decoys and objects nobody marked.
+    """
     views, seen = cands.views, cands.seen
     w = views["w"].to_numpy()
     cand = views["candidate"].to_numpy()

@@ -7,6 +7,8 @@ the average number of workers per image used by the online stopping rule.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,11 +86,24 @@ def online(model: LeanBoxAggregator, boxes, seen, images, thresholds, min_worker
     return results
 
 
+def panoptes(python: str, boxes, seen, k: int, eps: float, min_samples: int) -> tuple[pd.DataFrame, float]:
+    """Run panoptes_rectangles.py in its own environment on the first k workers of every image."""
+    b, s = first_k(boxes, seen, k)
+    with tempfile.TemporaryDirectory() as tmp:
+        b.to_csv(f"{tmp}/boxes.csv", index=False)
+        s.to_csv(f"{tmp}/seen.csv", index=False)
+        start = time.perf_counter()
+        subprocess.run([python, str(Path(__file__).with_name("panoptes_rectangles.py")), f"{tmp}/boxes.csv",
+                        f"{tmp}/seen.csv", f"{tmp}/out.csv", str(eps), str(min_samples)], check=True)
+        return pd.read_csv(f"{tmp}/out.csv"), time.perf_counter() - start
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--risk", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3])
     parser.add_argument("--min-workers", type=int, default=1)
+    parser.add_argument("--panoptes-python", help="python of a venv with panoptes-aggregation installed")
     args = parser.parse_args(argv)
     boxes, seen, expert, images = load(args.data)
     print("| method | workers/image | precision | recall | F1 | seconds |\n|---|---|---|---|---|---|")
@@ -103,6 +118,11 @@ def main(argv=None) -> None:
         start = time.perf_counter()
         report(f"majority clustering, first {k}", MajorityBoxAggregator().fit(b, s).consensus_, k,
                time.perf_counter() - start)
+    if args.panoptes_python:
+        for k, eps, min_samples in ((7, 5.0, 3), (7, 10.0, 4), (3, 10.0, 2)):
+            consensus, seconds = panoptes(args.panoptes_python, boxes, seen, k, eps, min_samples)
+            report(f"panoptes rectangle_reducer (eps {eps:g}, min_samples {min_samples}), first {k}", consensus, k,
+                   seconds)
     for k in (3, 5, 7):
         b, s = first_k(boxes, seen, k)
         start = time.perf_counter()

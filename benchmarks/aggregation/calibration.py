@@ -46,7 +46,8 @@ def expected_calibration_error(probas: pd.DataFrame, truth: pd.Series, n_bins: i
 def coverage(model, confusion: np.ndarray) -> float:
     true_skill = pd.Series(information_gain(confusion), index=np.arange(len(confusion)))
     interval = model.worker_skill_interval_
-    inside = (interval["lower"] <= true_skill.loc[interval.index]) & (true_skill.loc[interval.index] <= interval["upper"])
+    truth = true_skill.loc[interval.index]
+    inside = (interval["lower"] <= truth) & (truth <= interval["upper"])
     return float(inside.mean())
 
 
