@@ -2,6 +2,7 @@ import csv
 import io
 import json
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from zooapp.services.subjects import image_to_display, subject_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "zooniverse"
 CLUMP = {"tool": "clump", "x_min": 10, "y_min": 12, "x_max": 20, "y_max": 24}
 
 
@@ -162,8 +164,8 @@ def test_it_writes_raw_classifications_in_the_zooniverse_format(classified):
     _, path = run_export(classified, "classifications", "csv")
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
-    sample = "/work/shared/data/zooniverse-export-examples/panoptes_classification_export_question_tasks.csv"
-    with open(sample, newline="") as fh:
+    sample = FIXTURES / "panoptes_classification_export_question_tasks.csv"
+    with sample.open(newline="") as fh:
         assert list(csv.DictReader(fh).fieldnames) == list(rows[0])
     assert len(rows) == 5
     featured = next(r for r in rows if r["user_name"] == "a0")

@@ -10,13 +10,11 @@ from zooapp.services.imports import ImportRejected, zooniverse_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SAMPLES = Path("/work/shared/data/zooniverse-export-examples")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "zooniverse"
 SLSN_CLASSIFICATIONS = SAMPLES / "panoptes_classification_export_question_tasks.csv"
 SLSN_WORKFLOWS = SAMPLES / "panoptes_workflow_export.csv"
 DECALS_CLASSIFICATIONS = SAMPLES / "gz_decals_classifications_sample.csv"
 DECALS_WORKFLOW = SAMPLES / "gz_decals_workflow_version_28.30.json"
-
-needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared Zooniverse samples are not mounted")
 
 
 @pytest.fixture
@@ -24,7 +22,6 @@ def project(demo_workflow):
     return demo_workflow.project
 
 
-@needs_samples
 def test_it_imports_the_real_question_task_export_and_aggregates_it(project):
     report = zooniverse_import(project_id=project.pk, classifications_path=SLSN_CLASSIFICATIONS,
                                workflows_path=SLSN_WORKFLOWS, zooniverse_workflow_id=10, version="16.55")
@@ -46,7 +43,6 @@ def test_it_imports_the_real_question_task_export_and_aggregates_it(project):
     assert Volunteer.objects.filter(name="zooniverse:not-logged-in-b644753d0e3948f81dc2").count() == 1
 
 
-@needs_samples
 def test_it_imports_the_galaxy_zoo_decals_sample_with_its_workflow_version_json(project):
     report = zooniverse_import(project_id=project.pk, classifications_path=DECALS_CLASSIFICATIONS,
                                workflows_path=DECALS_WORKFLOW)
@@ -61,7 +57,6 @@ def test_it_imports_the_galaxy_zoo_decals_sample_with_its_workflow_version_json(
     assert report.n_dropped_answers == sum(report.dropped.values()) > 0
 
 
-@needs_samples
 def test_it_keeps_only_the_chosen_version_when_asked(project):
     report = zooniverse_import(project_id=project.pk, classifications_path=DECALS_CLASSIFICATIONS,
                                workflows_path=DECALS_WORKFLOW, version="28.30")
@@ -127,7 +122,6 @@ def test_it_rejects_a_file_that_is_not_a_zooniverse_export_and_stores_nothing(pr
     assert Workflow.objects.count() == workflows_before
 
 
-@needs_samples
 def test_the_command_imports_into_a_new_project(admin_user, capsys):
     call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
                  str(SLSN_WORKFLOWS), "--workflow-id", "10", "--version", "16", "--project", "slsn")
@@ -138,7 +132,6 @@ def test_the_command_imports_into_a_new_project(admin_user, capsys):
                      str(SLSN_WORKFLOWS), "--workflow-id", "10", "--version", "99")
 
 
-@needs_samples
 def test_the_command_can_queue_the_import_as_a_background_task(admin_user, capsys):
     call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
                  str(SLSN_WORKFLOWS), "--background")
