@@ -308,6 +308,7 @@ class Export(models.Model):
         CLUMPS = "clumps"
         COCO = "coco"
         CLASSIFICATIONS = "classifications"
+        WORKFLOW = "workflow"
 
     class Format(models.TextChoices):
         FITS = "fits"
