@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from scipy.special import logsumexp
@@ -26,6 +28,8 @@ from zooapp.models import (Classification, ConsensusBox, GoldAnswer, Reliability
 from zooapp.services.retirement import subjects_retire_if_due
 
 BATCH = 500
+QUEUED_KEY = "aggregation-queued:{}"
+QUEUED_TTL = 10
 
 
 @dataclass
@@ -146,7 +150,7 @@ def workflow_aggregate_pending(*, workflow_id: int, limit: int = BATCH) -> int:
     classifications stay pending for the next run.
     """
     with transaction.atomic():
-        workflow = Workflow.objects.select_for_update().filter(pk=workflow_id).first()
+        workflow = Workflow.objects.select_for_update(no_key=True).filter(pk=workflow_id).first()
         if workflow is None:
             return 0  # deleted since the message was queued: nothing left to aggregate
         batch = list(Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=True)
@@ -167,7 +171,32 @@ def workflow_aggregate_pending(*, workflow_id: int, limit: int = BATCH) -> int:
     return len(batch)
 
 
+def workflow_aggregation_request(*, workflow_id: int) -> bool:
+    """Queue an aggregation of the workflow unless one is already queued and not yet started.
+
+    Called after every committed classification. Without this each classification queued
+    its own task, and under load the workers spent their time on tasks that found nothing
+    left to do. The marker is cleared when a run starts (`workflow_aggregate_all`), so work
+    committed after that queues a new run; it expires after QUEUED_TTL seconds in case its
+    message is lost, and `aggregate_sweep` catches anything else. A per-process cache
+    (no CACHE_URL) cannot be seen by the workers, so then every classification queues a run.
+    """
+    from zooapp import tasks  # tasks import this module
+
+    key = QUEUED_KEY.format(workflow_id)
+    shared = not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")  # web and workers see one marker
+    if shared and not cache.add(key, 1, timeout=QUEUED_TTL):
+        return False
+    try:
+        tasks.aggregate_workflow.delay(workflow_id)
+    except Exception:
+        cache.delete(key)
+        raise
+    return True
+
+
 def workflow_aggregate_all(*, workflow_id: int) -> int:
+    cache.delete(QUEUED_KEY.format(workflow_id))  # before reading the pending rows: see workflow_aggregation_request
     total = 0
     while n := workflow_aggregate_pending(workflow_id=workflow_id):
         total += n
@@ -229,7 +258,7 @@ def workflow_recompute(*, workflow_id: int) -> dict[str, Any]:
     state was exact). Retirement status is left alone; `workflow_rules_reapply` re-decides it.
     """
     with transaction.atomic():
-        workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
+        workflow = Workflow.objects.select_for_update(no_key=True).get(pk=workflow_id)
         before = workflow_state_snapshot(workflow_id=workflow_id)
         Reliability.objects.filter(workflow=workflow).delete()
         SubjectPosterior.objects.filter(subject__workflow=workflow).delete()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from aggregation.schema import AnnotationError, TaskTree
 from zooapp.models import Classification, GoldAnswer, Subject, Volunteer, WorkflowVersion
+from zooapp.services.aggregation import workflow_aggregation_request
 
 
 class ClassificationRejected(ValueError):
@@ -68,8 +69,6 @@ def _replay(previous: Classification, *, volunteer: Volunteer, subject_id: int) 
 
 def _store(*, volunteer, subject, version, annotations, idempotency_key, started_at, finished_at,
            user_agent) -> SaveResult:
-    from zooapp import tasks  # tasks import services; importing here keeps the graph acyclic at load time
-
     try:
         with transaction.atomic():
             classification = Classification.objects.create(
@@ -78,7 +77,7 @@ def _store(*, volunteer, subject, version, annotations, idempotency_key, started
                 finished_at=finished_at, user_agent=user_agent)
             # robust: the row is committed, so a broker outage must not turn the answer into an error;
             # the periodic aggregate_sweep queues whatever this message would have.
-            transaction.on_commit(lambda: tasks.aggregate_workflow.delay(version.workflow_id), robust=True)
+            transaction.on_commit(lambda: workflow_aggregation_request(workflow_id=version.workflow_id), robust=True)
     except IntegrityError:
         # Two racing retries of one key, or a second classification of the same subject.
         previous = Classification.objects.select_related("subject").filter(idempotency_key=idempotency_key).first()

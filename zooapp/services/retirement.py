@@ -35,7 +35,7 @@ def _evidence(subject: Subject, posterior: SubjectPosterior | None, machine: np.
 def subjects_retire_if_due(*, workflow: Workflow, subject_ids: Iterable[int]) -> list[int]:
     """Retire the active, non-gold subjects among ``subject_ids`` whose evidence fires a rule."""
     rules = RetirementRules.from_dict(workflow.retirement_rules)
-    subjects = list(Subject.objects.select_for_update().filter(
+    subjects = list(Subject.objects.select_for_update(no_key=True).filter(
         pk__in=list(subject_ids), status=Subject.Status.ACTIVE, is_gold=False))
     posts = {p.subject_id: p for p in SubjectPosterior.objects.filter(subject__in=subjects, task=rules.task)}
     machine = _machine_probs(workflow, [s.pk for s in subjects], rules.task) if rules.machine_threshold else {}
@@ -65,7 +65,7 @@ def workflow_rules_update(*, workflow: Workflow, user, rules: dict[str, Any]) ->
     except (ValueError, TypeError) as exc:
         raise RulesRejected(str(exc)) from None
     with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        locked = Workflow.objects.select_for_update(no_key=True).get(pk=workflow.pk)
         RuleChange.objects.create(workflow=locked, user=user, old=locked.retirement_rules, new=clean)
         locked.retirement_rules = clean
         locked.save(update_fields=["retirement_rules"])
@@ -75,9 +75,9 @@ def workflow_rules_update(*, workflow: Workflow, user, rules: dict[str, Any]) ->
 @transaction.atomic
 def workflow_rules_reapply(*, workflow_id: int) -> dict[str, int]:
     """Re-decide every non-gold subject under the current rules: retires and un-retires."""
-    workflow = Workflow.objects.select_for_update().get(pk=workflow_id)
+    workflow = Workflow.objects.select_for_update(no_key=True).get(pk=workflow_id)
     rules = RetirementRules.from_dict(workflow.retirement_rules)
-    subjects = list(Subject.objects.select_for_update().filter(workflow=workflow, is_gold=False))
+    subjects = list(Subject.objects.select_for_update(no_key=True).filter(workflow=workflow, is_gold=False))
     posts = {p.subject_id: p for p in SubjectPosterior.objects.filter(subject__workflow=workflow, task=rules.task)}
     machine = _machine_probs(workflow, [s.pk for s in subjects], rules.task) if rules.machine_threshold else {}
     changed = {"retired": 0, "unretired": 0}
