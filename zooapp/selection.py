@@ -48,6 +48,17 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer, n: int = 1, rng: ran
     return QueueResult(subjects=served, finished=False)
 
 
+def queue_resume(*, workflow: Workflow, volunteer: Volunteer) -> QueueResult:
+    """The subject on the volunteer's screen if they reload: the last one served and not yet classified."""
+    pending = (SubjectView.objects.filter(volunteer=volunteer, subject__workflow=workflow,
+                                          subject__status=Subject.Status.ACTIVE)
+               .exclude(subject__classifications__volunteer=volunteer)
+               .select_related("subject").order_by("-created_at", "-id").first())
+    if pending is not None:
+        return QueueResult(subjects=[pending.subject], finished=False)
+    return queue_next(workflow=workflow, volunteer=volunteer, n=1)
+
+
 def _candidates(workflow: Workflow, volunteer: Volunteer, *, gold: bool, rng: random.Random,
                 limit: int) -> list[Subject]:
     seen = SubjectView.objects.filter(volunteer=volunteer).values("subject_id")

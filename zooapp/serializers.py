@@ -9,12 +9,12 @@ from zooapp.models import (Classification, ModelVersion, Project, Subject, Subje
                            Workflow)
 
 
-def subject_payload(subject: Subject) -> dict[str, Any]:
+def subject_payload(subject: Subject, *, favourites: set[int] = frozenset()) -> dict[str, Any]:
     """A subject as the volunteer's browser sees it: images and public metadata only."""
     public = {k: v for k, v in (subject.metadata or {}).items() if not str(k).startswith(("#", "!", "_"))}
     return {"id": subject.pk, "width": subject.width, "height": subject.height,
             "frames": [{"label": f.label, "url": f.image.url} for f in subject.frames.all()],
-            "metadata": public}
+            "metadata": public, "favourite": subject.pk in favourites}
 
 
 class ProjectSerializer(serializers.ModelSerializer):

@@ -32,15 +32,6 @@ def test_the_classify_page_says_when_the_workflow_is_finished(client, demo_workf
     assert config["subject"] is None and config["finished"] and "every galaxy" in config["message"]
 
 
-def test_the_dashboard_is_for_staff_and_shows_counts_and_the_model(client, admin_user, demo_workflow):
-    url = reverse("dashboard", args=[demo_workflow.pk])
-    assert client.get(url).status_code == 302
-    client.force_login(admin_user)
-    response = client.get(url)
-    assert response.status_code == 200
-    assert b"Untouched" in response.content and b"not trained yet" in response.content
-
-
 def test_signing_up_carries_anonymous_classifications_over(client, demo_workflow):
     from zooapp.models import Classification
 
@@ -62,3 +53,20 @@ def test_favourites_toggle_and_show_on_the_stats_page(client, demo_workflow):
     assert client.post(url).json() == {"favourite": True}
     assert subject.external_id.encode() in client.get(reverse("me")).content
     assert client.post(url).json() == {"favourite": False}
+
+
+def test_reloading_the_page_shows_the_same_unclassified_galaxy_again(client, demo_workflow):
+    first = page_config(client.get(reverse("classify", args=[demo_workflow.pk])))["subject"]["id"]
+    again = page_config(client.get(reverse("classify", args=[demo_workflow.pk])))["subject"]["id"]
+    assert again == first
+    client.post(reverse("api-classifications"), {
+        "subject": first, "workflow_version": demo_workflow.current_version.pk,
+        "idempotency_key": str(uuid.uuid4()), "annotations": annotations_for()}, content_type="application/json")
+    after = page_config(client.get(reverse("classify", args=[demo_workflow.pk])))["subject"]["id"]
+    assert after != first
+
+
+def test_the_page_says_whether_the_galaxy_is_already_a_favourite(client, demo_workflow):
+    subject_id = page_config(client.get(reverse("classify", args=[demo_workflow.pk])))["subject"]["id"]
+    client.post(reverse("api-subject-favourite", args=[subject_id]))
+    assert page_config(client.get(reverse("classify", args=[demo_workflow.pk])))["subject"]["favourite"] is True

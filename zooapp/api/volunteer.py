@@ -17,7 +17,7 @@ from zooapp.serializers import (ClassificationOutSerializer, ModelVersionSeriali
                                 ProjectSerializer, SubjectSerializer, SubjectSetSerializer, WorkflowSerializer,
                                 subject_payload)
 from zooapp.services.classifications import ClassificationRejected, classification_create, classification_feedback
-from zooapp.services.volunteers import favourite_toggle, volunteer_for_session
+from zooapp.services.volunteers import favourite_ids, favourite_toggle, volunteer_for_session
 
 
 class ClassificationCreateApi(APIView):
@@ -91,7 +91,9 @@ class WorkflowQueueApi(APIView):
             raise ValidationError({"detail": "n must be a whole number from 1 to 10"})
         volunteer = volunteer_for_session(user=request.user, session=request.session)
         result = queue_next(workflow=workflow, volunteer=volunteer, n=int(n))
-        return Response({"subjects": [subject_payload(s) for s in result.subjects], "finished": result.finished,
+        favourites = favourite_ids(volunteer=volunteer)
+        return Response({"subjects": [subject_payload(s, favourites=favourites) for s in result.subjects],
+                         "finished": result.finished,
                          "message": result.message})
 
 

@@ -66,3 +66,7 @@ def favourite_toggle(*, volunteer: Volunteer, subject_id: int) -> bool:
         return False
     Favourite.objects.get_or_create(volunteer=volunteer, subject_id=subject_id)
     return True
+
+
+def favourite_ids(*, volunteer: Volunteer) -> set[int]:
+    return set(volunteer.favourites.values_list("subject_id", flat=True))

@@ -10,10 +10,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from zooapp.models import Workflow
-from zooapp.selection import queue_next
+from zooapp.selection import queue_resume
 from zooapp.serializers import subject_payload
 from zooapp.services.dashboard import volunteer_stats
-from zooapp.services.volunteers import volunteer_claim_anonymous, volunteer_for_session
+from zooapp.services.volunteers import favourite_ids, volunteer_claim_anonymous, volunteer_for_session
 from zooapp.throttle import signup_allowed
 
 FIELD_GUIDE = [
@@ -39,11 +39,12 @@ def classify(request, workflow_id: int):
     workflow = get_object_or_404(Workflow.objects.select_related("project"), pk=workflow_id, active=True)
     version = workflow.current_version
     volunteer = volunteer_for_session(user=request.user, session=request.session)
-    result = queue_next(workflow=workflow, volunteer=volunteer, n=1)
+    result = queue_resume(workflow=workflow, volunteer=volunteer)
     config = {
         "workflow": {"id": workflow.pk, "name": workflow.name, "project": workflow.project.name,
                      "version": version.pk, "tree": version.tree},
-        "subject": subject_payload(result.subjects[0]) if result.subjects else None,
+        "subject": subject_payload(result.subjects[0], favourites=favourite_ids(volunteer=volunteer))
+        if result.subjects else None,
         "finished": result.finished, "message": result.message,
         "urls": {"classifications": reverse("api-classifications"),
                  "queue": reverse("api-workflow-queue", args=[workflow.pk]),
