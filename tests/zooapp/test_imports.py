@@ -138,3 +138,34 @@ def test_the_command_can_queue_the_import_as_a_background_task(admin_user, capsy
     assert "queued" in capsys.readouterr().out
     workflow = Workflow.objects.get(project__slug="zooniverse-import")  # eager Celery ran it in-process
     assert Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=False).count() == 7
+
+
+def test_it_reads_back_the_platforms_own_zooniverse_format_export(admin_user, tmp_path):
+    import uuid
+
+    from tests.conftest import annotations_for, make_workflow
+    from zooapp.services.classifications import classification_create
+    from zooapp.services.exports import export_file_write
+
+    source = make_workflow(owner=admin_user, n_subjects=3, n_gold=0)
+    box = {"tool": "clump", "x_min": 10, "y_min": 12, "x_max": 30, "y_max": 20}
+    for i, answer in enumerate(["featured", "featured", "smooth"]):
+        volunteer = Volunteer.objects.create(name=f"v{i}")
+        for subject in source.subjects.order_by("id")[:2]:
+            classification_create(volunteer=volunteer, subject_id=subject.pk,
+                                  workflow_version_id=source.current_version.pk, idempotency_key=uuid.uuid4(),
+                                  annotations=annotations_for(answer, [box] if answer == "featured" else []))
+    export_file_write(workflow=source, kind="classifications", fmt="csv", path=tmp_path / "c.csv")
+    export_file_write(workflow=source, kind="workflow", fmt="json", path=tmp_path / "w.json")
+    report = zooniverse_import(project_id=source.project_id, classifications_path=tmp_path / "c.csv",
+                               workflows_path=tmp_path / "w.json")
+    assert (report.n_subjects, report.n_classifications, report.n_dropped_answers) == (2, 6, 0)
+    assert report.workflow.name.startswith(source.name)
+    for original in source.subjects.order_by("id")[:2]:
+        copy = Subject.objects.get(workflow=report.workflow, external_id=str(original.pk))
+        assert (copy.width, copy.height, copy.ra) == (64, 64, original.ra)
+        votes = [SubjectPosterior.objects.get(subject=s, task="T0").vote_counts for s in (original, copy)]
+        assert votes[0] == votes[1] == [1.0, 2.0, 0.0]
+        boxes = [list(ConsensusBox.objects.filter(subject=s).values_list("x_min", "y_min", "x_max", "y_max"))
+                 for s in (original, copy)]
+        assert boxes[0] == boxes[1] == [(10.0, 12.0, 30.0, 20.0)]

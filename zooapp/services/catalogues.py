@@ -332,3 +332,29 @@ def _zooniverse_annotation(tree: TaskTree, ann: dict[str, Any]) -> dict[str, Any
     value = [text.get(v, v) for v in ann["value"]] if task.type == "multiple" else text.get(ann["value"],
                                                                                            ann["value"])
     return {"task": task.key, "task_label": task.question, "value": value}
+
+
+def zooniverse_workflow_document(*, workflow: Workflow) -> dict[str, Any]:
+    """The current task tree as a Zooniverse workflow-version resource (``tasks`` with keys into ``strings``),
+    so that tools reading Panoptes exports can decode the classification export."""
+    version = workflow.current_version
+    tree = TaskTree.from_dict(version.tree)
+    tasks, strings = {}, {}
+    for key, task in tree.tasks.items():
+        if task.type == "drawing":
+            strings[f"{key}.instruction"] = task.question
+            tasks[key] = {"type": "drawing", "instruction": f"{key}.instruction", "next": task.next,
+                          "tools": [{"type": "rectangle", "label": f"{key}.tools.{i}.label", "max": tool.max}
+                                    for i, tool in enumerate(task.tools)]}
+            strings.update({f"{key}.tools.{i}.label": tool.label for i, tool in enumerate(task.tools)})
+            continue
+        strings[f"{key}.question"] = task.question
+        tasks[key] = {"type": task.type, "question": f"{key}.question",
+                      "answers": [{"label": f"{key}.answers.{i}.label", **({"next": a.next} if a.next else {})}
+                                  for i, a in enumerate(task.answers)]}
+        if task.type == "multiple":
+            tasks[key]["next"] = task.next
+        strings.update({f"{key}.answers.{i}.label": a.text for i, a in enumerate(task.answers)})
+    return {"id": str(version.pk), "first_task": tree.first_task, "major_number": str(version.number),
+            "minor_number": "0", "links": {"workflow": str(workflow.pk)}, "display_name": workflow.name,
+            "tasks": tasks, "strings": strings}

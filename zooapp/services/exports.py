@@ -13,8 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from zooapp.models import Export, Workflow
-from zooapp.services.catalogues import (CLASSIFICATION_COLUMNS, Progress, no_progress, catalogue_table,
-                                        classification_rows, clump_table, coco_document)
+from zooapp.services.catalogues import (CLASSIFICATION_COLUMNS, Progress, catalogue_table, classification_rows,
+                                        clump_table, coco_document, no_progress, zooniverse_workflow_document)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,7 @@ FORMATS: dict[str, tuple[str, ...]] = {
     Export.Kind.CLUMPS: ("fits", "votable", "ecsv", "csv"),
     Export.Kind.COCO: ("json",),
     Export.Kind.CLASSIFICATIONS: ("csv",),
+    Export.Kind.WORKFLOW: ("json",),
 }
 SUFFIX = {"fits": ".fits", "votable": ".vot.xml", "ecsv": ".ecsv", "csv": ".csv", "json": ".json"}
 
@@ -79,6 +80,10 @@ def _write(workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bo
         document = coco_document(workflow=workflow)
         path.write_text(json.dumps(document))
         return len(document["annotations"])
+    if kind == Export.Kind.WORKFLOW:
+        document = zooniverse_workflow_document(workflow=workflow)
+        path.write_text(json.dumps(document, indent=1))
+        return len(document["tasks"])
     return _write_classifications(workflow, path, progress)
 
 

@@ -160,7 +160,7 @@ def workflow_read(*, path: Path, workflow_id: int | None, version: str) -> ZooWo
         number = f"{raw.get('major_number', '')}.{raw.get('minor_number', '')}".strip(".")
         return workflow_from_zooniverse(tasks=raw.get("tasks") or {}, strings=raw.get("strings") or {},
                                         first_task=raw.get("first_task", "T0"), wf_id=wf_id,
-                                        name="", version=number)
+                                        name=raw.get("display_name", ""), version=number)
     rows = _read_csv(path)
     if rows and not {"workflow_id", "tasks", "strings", "version"} <= set(rows[0]):
         raise ImportRejected(f"{path.name} is not a Zooniverse workflow export (needs workflow_id, version, tasks, "
