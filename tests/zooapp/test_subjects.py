@@ -85,3 +85,11 @@ def test_a_synthetic_survey_keeps_its_truth_apart_and_makes_gold(admin_user, tmp
     assert truth["T0"] in {"smooth", "featured", "artifact"} and "clumps" in truth
     assert GoldAnswer.objects.filter(subject__is_gold=True).count() >= 2
     assert all("truth" not in str(s.metadata) for s in Subject.objects.all())
+
+
+def test_synthetic_subjects_can_carry_a_frame_per_band_for_the_flipbook(admin_user, tmp_path):
+    workflow = make_workflow(owner=admin_user, n_subjects=0)
+    subject_set_synthesize(workflow=workflow, name="bands", n=1, seed=4, out_dir=tmp_path, progress=False,
+                           band_frames_wanted=True)
+    subject = Subject.objects.get(subject_set__name="bands")
+    assert list(subject.frames.values_list("label", flat=True)) == ["gri", "g", "r", "i"]

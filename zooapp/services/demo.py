@@ -25,7 +25,8 @@ def demo_project_load(*, admin_username: str, admin_password: str, n_synthetic: 
     workflow = workflow_create(project=project, name="Galaxy morphology and clumps", tree=DEMO_TREE,
                                retrain_every=50)
     subject_set_synthesize(workflow=workflow, name="Synthetic survey", n=n_synthetic, seed=seed,
-                           out_dir=work_dir / "synthetic", n_gold=max(2, n_synthetic // 10))
+                           out_dir=work_dir / "synthetic", n_gold=max(2, n_synthetic // 10),
+                           band_frames_wanted=True)
     subject_set_ingest(workflow=workflow, name="SDSS DR7 cutouts", folder=DEMO_DIR / "sdss",
                        manifest=DEMO_DIR / "sdss" / "manifest.csv")
     gold_answers_load(workflow=workflow, path=DEMO_DIR / "sdss" / "gold.csv")

@@ -161,20 +161,36 @@ def subject_set_ingest(*, workflow: Workflow, name: str, folder: Path, manifest:
     return subject_set
 
 
+def band_frames(png: bytes) -> list[tuple[str, bytes]]:
+    """Split a gri colour composite (R=i, G=r, B=g) into one grey frame per band, for the flipbook."""
+    with Image.open(io.BytesIO(png)) as img:
+        channels = img.convert("RGB").split()
+    frames = []
+    for label, channel in (("g", channels[2]), ("r", channels[1]), ("i", channels[0])):
+        buf = io.BytesIO()
+        channel.save(buf, format="PNG")
+        frames.append((label, buf.getvalue()))
+    return frames
+
+
 def subject_create(*, subject_set: SubjectSet, external_id: str, image: DisplayImage, ra: float | None,
-                   dec: float | None, metadata: dict[str, Any], is_gold: bool = False) -> Subject:
+                   dec: float | None, metadata: dict[str, Any], is_gold: bool = False,
+                   extra_frames: list[tuple[str, bytes]] = ()) -> Subject:
     digest = hashlib.sha256(image.png).hexdigest()
     subject = Subject.objects.create(
         workflow=subject_set.workflow, subject_set=subject_set, external_id=external_id, metadata=metadata,
         ra=ra, dec=dec, wcs_header=image.wcs_header, width=image.width, height=image.height,
         content_hash=digest, is_gold=is_gold)
-    frame = SubjectFrame(subject=subject, index=0, label="image")
+    frame = SubjectFrame(subject=subject, index=0, label="gri" if extra_frames else "image")
     frame.image.save(f"{digest[:16]}.png", ContentFile(image.png), save=True)
+    for index, (label, png) in enumerate(extra_frames, start=1):
+        extra = SubjectFrame(subject=subject, index=index, label=label)
+        extra.image.save(f"{digest[:16]}-{label}.png", ContentFile(png), save=True)
     return subject
 
 
 def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, out_dir: Path,
-                           n_gold: int = 0, progress: bool = True) -> SubjectSet:
+                           n_gold: int = 0, progress: bool = True, band_frames_wanted: bool = False) -> SubjectSet:
     """Render a synthetic survey with GalSim and store it; the truth goes to SubjectTruth, never to volunteers.
 
     A folder that already holds at least ``n`` galaxies of this seed is reused, not rendered again.
@@ -187,7 +203,8 @@ def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, 
             image = image_to_display(out_dir / row["file"])
             subject = subject_create(subject_set=subject_set, external_id=str(row["id"]), image=image,
                                      ra=float(row["ra"]), dec=float(row["dec"]),
-                                     metadata={"source": "synthetic"}, is_gold=i < n_gold)
+                                     metadata={"source": "synthetic"}, is_gold=i < n_gold,
+                                     extra_frames=band_frames(image.png) if band_frames_wanted else ())
             truth = {c.removeprefix("truth_"): row[c] for c in truth_cols if row[c]}
             SubjectTruth.objects.create(subject=subject, values={**truth, "clumps": row["clumps"]})
             if subject.is_gold:

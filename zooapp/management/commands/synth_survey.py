@@ -25,5 +25,6 @@ class Command(BaseCommand):
             raise CommandError("--n must be positive and 0 <= --gold <= --n")
         out = Path(settings.VAR_DIR) / "synth" / f"workflow-{workflow.pk}-seed-{opts['seed']}"
         subject_set = subject_set_synthesize(workflow=workflow, name=opts["name"], n=opts["n"], seed=opts["seed"],
-                                             out_dir=out, n_gold=opts["gold"])
+                                             out_dir=out, n_gold=opts["gold"],
+                                             band_frames_wanted=True)
         self.stdout.write(self.style.SUCCESS(f"Subject set {subject_set.pk}: {opts['n']} synthetic galaxies."))
