@@ -73,6 +73,7 @@ def redis_url(redis_server):
 @pytest.fixture
 def reliable_stack(stack, redis_server):
     stack.env["AGGREGATE_SWEEP_SECONDS"] = str(SWEEP_SECONDS)
+    stack.env["CACHE_URL"] = redis_server.url.rsplit("/", 1)[0] + "/1"  # shared by web and workers, as deployed
     stack.redis = redis_server
     return stack
 

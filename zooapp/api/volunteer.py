@@ -8,7 +8,6 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from zooapp.models import Classification, ModelVersion, Project, Subject, SubjectPosterior, SubjectSet, Workflow
@@ -18,10 +17,11 @@ from zooapp.serializers import (ClassificationOutSerializer, ModelVersionSeriali
                                 subject_payload)
 from zooapp.services.classifications import ClassificationRejected, classification_create, classification_feedback
 from zooapp.services.volunteers import favourite_ids, favourite_toggle, volunteer_for_session
+from zooapp.throttle import ClassifyRateThrottle
 
 
 class ClassificationCreateApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClassifyRateThrottle]
     throttle_scope = "classify"
 
     class InputSerializer(serializers.Serializer):
