@@ -86,7 +86,8 @@ def online(model: LeanBoxAggregator, boxes, seen, images, thresholds, min_worker
     return results
 
 
-def panoptes(python: str, boxes, seen, k: int, eps: float, min_samples: int) -> tuple[pd.DataFrame, float]:
+def panoptes(python: str, boxes, seen, k: int, eps: float, min_samples: int,
+             metric: str) -> tuple[pd.DataFrame, float]:
     """Run panoptes_rectangles.py in its own environment on the first k workers of every image."""
     b, s = first_k(boxes, seen, k)
     with tempfile.TemporaryDirectory() as tmp:
@@ -94,7 +95,7 @@ def panoptes(python: str, boxes, seen, k: int, eps: float, min_samples: int) -> 
         s.to_csv(f"{tmp}/seen.csv", index=False)
         start = time.perf_counter()
         subprocess.run([python, str(Path(__file__).with_name("panoptes_rectangles.py")), f"{tmp}/boxes.csv",
-                        f"{tmp}/seen.csv", f"{tmp}/out.csv", str(eps), str(min_samples)], check=True)
+                        f"{tmp}/seen.csv", f"{tmp}/out.csv", str(eps), str(min_samples), metric], check=True)
         return pd.read_csv(f"{tmp}/out.csv"), time.perf_counter() - start
 
 
@@ -119,9 +120,10 @@ def main(argv=None) -> None:
         report(f"majority clustering, first {k}", MajorityBoxAggregator().fit(b, s).consensus_, k,
                time.perf_counter() - start)
     if args.panoptes_python:
-        for k, eps, min_samples in ((7, 5.0, 3), (7, 10.0, 4), (3, 10.0, 2)):
-            consensus, seconds = panoptes(args.panoptes_python, boxes, seen, k, eps, min_samples)
-            report(f"panoptes rectangle_reducer (eps {eps:g}, min_samples {min_samples}), first {k}", consensus, k,
+        for k, eps, min_samples, metric in ((7, 5.0, 3, "euclidean"), (7, 10.0, 4, "euclidean"),
+                                            (7, 0.5, 4, "iou"), (3, 0.5, 2, "iou")):
+            consensus, seconds = panoptes(args.panoptes_python, boxes, seen, k, eps, min_samples, metric)
+            report(f"panoptes {metric} DBSCAN (eps {eps:g}, min_samples {min_samples}), first {k}", consensus, k,
                    seconds)
     for k in (3, 5, 7):
         b, s = first_k(boxes, seen, k)

@@ -64,10 +64,10 @@ def main(argv=None) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 seconds, ck_labels = time_crowdkit(votes)
-            peer, speedup = f"{seconds:.1f}", f"{seconds / ours:.1f}x"
+            peer, speedup = f"{seconds:.2f}", f"{seconds / ours:.1f}x"
             peer_acc = f"{(ck_labels.sort_index().to_numpy() == truth).mean():.4f}"
         print(f"| {len(votes):,} | {votes['task'].nunique():,} | {votes['worker'].nunique():,} | {args.classes} "
-              f"| {ours:.1f} | {n_iter} | {peer} | {speedup} | {acc:.4f} / {peer_acc} |", flush=True)
+              f"| {ours:.2f} | {n_iter} | {peer} | {speedup} | {acc:.4f} / {peer_acc} |", flush=True)
 
 
 if __name__ == "__main__":
