@@ -169,6 +169,11 @@ def volunteer_stats(*, volunteer: Volunteer) -> dict[str, Any]:
             "recent": list(mine.select_related("subject").order_by("-id")[:10])}
 
 
+def retirement_questions(*, workflow: Workflow) -> list[str]:
+    """Keys of the single-answer questions: the ones a retirement rule can decide on."""
+    return [q.key for q in TaskTree.from_dict(workflow.current_version.tree).questions() if q.type == "single"]
+
+
 def workflow_dashboard(*, workflow: Workflow) -> dict[str, Any]:
     """Everything the workflow dashboard shows, charts drawn as inline SVG."""
     rules = workflow.retirement_rules
@@ -182,7 +187,7 @@ def workflow_dashboard(*, workflow: Workflow) -> dict[str, Any]:
         "status": workflow_status(workflow=workflow), "forecast": timeline["forecast"], "boxes": boxes,
         "agreement": agreement, "queue": queue, "versions": versions, "rule_changes": rule_changes(workflow=workflow),
         "exports": list(workflow.exports.select_related("requested_by").order_by("-id")[:20]),
-        "questions": [q.key for q in tree.questions() if q.type == "single"],
+        "questions": retirement_questions(workflow=workflow),
         "charts": {
             "retirement": charts.retirement_chart(timeline),
             "posteriors": charts.histogram_chart(

@@ -15,7 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from zooapp.access import get_workflow_for_user, staff_projects
 from zooapp.models import Export, Workflow
-from zooapp.services.dashboard import workflow_dashboard, workflow_live_counts, workflow_status
+from zooapp.services.dashboard import (retirement_questions, workflow_dashboard, workflow_live_counts,
+                                      workflow_status)
 from zooapp.services.exports import FORMATS, ExportRejected, download_name, export_file_path, export_start
 from zooapp.services.retirement import RulesRejected, workflow_rules_reapply, workflow_rules_update
 from zooapp.services.subject_uploads import gold_answers_upload, subject_set_upload
@@ -82,8 +83,7 @@ def dashboard_counts(request, workflow_id: int):
 @require_POST
 def dashboard_rules(request, workflow_id: int):
     workflow = get_workflow_for_user(request.user, workflow_id, staff=True)
-    questions = _single_questions(workflow)
-    form = RulesForm(request.POST, questions=questions)
+    form = RulesForm(request.POST, questions=retirement_questions(workflow=workflow))
     if form.is_valid():
         try:
             workflow_rules_update(workflow=workflow, user=request.user, rules=form.cleaned_data)
@@ -93,11 +93,6 @@ def dashboard_rules(request, workflow_id: int):
         return dashboard(request, workflow_id, rules_form=form)
     messages.success(request, "Retirement rules saved. Re-apply them to change subjects already classified.")
     return redirect(reverse("dashboard", args=[workflow.pk]) + "#rules")
-
-
-def _single_questions(workflow: Workflow) -> list[str]:
-    tree = workflow.current_version.tree
-    return [key for key, task in tree["tasks"].items() if task["type"] == "single"]
 
 
 @login_required
