@@ -71,7 +71,7 @@ def _train(workflow: Workflow) -> ModelVersion | None:
     result = train_classifier(cfg, images=images, vote_counts=counts, tree=tree, progress=False)
     version = ModelVersion.objects.create(workflow=workflow, kind="classifier", number=number,
                                           file=str(result["checkpoint"]), n_train=result["n_train"],
-                                          n_val=result["n_val"], metrics=result["metrics"],
+                                          n_val=result["n_val"], metrics=_finite(result["metrics"]),
                                           device=runtime().device.type)
     if _at_least_as_good(workflow, version):
         model_version_serve(model_version_id=version.pk)
@@ -83,7 +83,7 @@ def _at_least_as_good(workflow: Workflow, candidate: ModelVersion) -> bool:
     if serving is None:
         return True
     key = f"val_accuracy_{workflow.retirement_rules.get('task', 'T0')}"
-    return candidate.metrics.get(key, 0.0) >= serving.metrics.get(key, 0.0)
+    return (candidate.metrics.get(key) or 0.0) >= (serving.metrics.get(key) or 0.0)
 
 
 def model_version_serve(*, model_version_id: int) -> None:
@@ -226,10 +226,10 @@ def detector_train(*, workflow_id: int, min_views: int = 3) -> ModelVersion | No
                             classifier_checkpoint=Path(classifier.file) if classifier else None, progress=False)
     version = ModelVersion.objects.create(workflow=workflow, kind="detector", number=number,
                                           file=str(result["checkpoint"]), n_train=result["n_train"],
-                                          n_val=result["n_val"], metrics=result["metrics"],
+                                          n_val=result["n_val"], metrics=_finite(result["metrics"]),
                                           device=runtime().device.type)
     best = ModelVersion.objects.filter(workflow=workflow, kind="detector", serving=True).first()
-    if best is None or version.metrics.get("val_f1", 0.0) >= best.metrics.get("val_f1", 0.0):
+    if best is None or (version.metrics.get("val_f1") or 0.0) >= (best.metrics.get("val_f1") or 0.0):
         with transaction.atomic():
             ModelVersion.objects.filter(workflow=workflow, kind="detector", serving=True).update(serving=False)
             ModelVersion.objects.filter(pk=version.pk).update(serving=True)
@@ -239,3 +239,9 @@ def detector_train(*, workflow_id: int, min_views: int = 3) -> ModelVersion | No
 def _n_box_views(subject: Subject) -> int:
     boxes = subject.consensus_boxes.all()
     return max((b.n_seen for b in boxes), default=subject.n_classifications)
+
+
+def _finite(metrics: dict) -> dict:
+    """JSON has no NaN: a metric that could not be computed (say, no validation boxes) is stored as null."""
+    return {k: (float(v) if np.isfinite(v) else None) if isinstance(v, (int, float)) else v
+            for k, v in metrics.items()}
