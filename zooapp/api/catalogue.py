@@ -8,12 +8,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.generics import get_object_or_404  # a malformed id is a 404 here, not a 500
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
