@@ -8,9 +8,9 @@ from aggregation.schema import TaskTree
 from tests.conftest import DEMO_TREE, make_workflow
 from zooapp.models import Classification, ConsensusBox, Project, Subject, SubjectPosterior, Volunteer
 from zooapp.services.simulation import CrowdConfig, SimulationConfig, simulation_run
+from zooapp.services.simulation import whatif as whatif_services
 from zooapp.services.simulation.crowd import classify_walk, crowd_member
 from zooapp.services.simulation.metrics import box_scores
-from zooapp.services.simulation import whatif as whatif_services
 from zooapp.services.simulation.run import project_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,8 +16,8 @@ import contextlib
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 from tqdm import tqdm
