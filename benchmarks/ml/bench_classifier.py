@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_classifier --n-train 2000 --epochs 8 --threads 2
+    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_classifier --n-train 2000 --epochs 8 --threads 1
 
 1. Synthetic: train on ``n_train`` pool galaxies (10 simulated volunteers of
    accuracy 0.8 each), predict 1,000 held-out galaxies (seed 200) and score the
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--gz1-epochs", type=int, default=15)
     parser.add_argument("--gz1-lr", type=float, default=1e-3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tree = demo_tree()

@@ -2,9 +2,11 @@
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_detector --sizes 500 1000 --epochs 8 --threads 1
+    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_detector --sizes 500 1000 --epochs 6 --threads 1 \
+        --classifier benchmarks/ml/results/models/clf_synth_2000/best.pt
 
-Trains one classifier on synthetic votes (the galaxy-pretrained backbone), then
+Uses the classifier checkpoint given by ``--classifier`` as the galaxy-pretrained
+backbone (or trains one on synthetic votes when it is omitted), then
 for each training size a detector from that backbone and one from scratch, on
 the true clump boxes of featured galaxies; evaluates on 600 held-out galaxies
 (seed 200) with the centre-distance rule of :func:`ml.detector.completeness_purity`.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
@@ -50,6 +51,16 @@ def crops(size: int) -> tuple[list[Path], pd.DataFrame, dict]:
     return files, pd.DataFrame(rows, columns=["task", "x_min", "y_min", "x_max", "y_max"]), fwhm
 
 
+def random_baseline(found: pd.DataFrame, size: int, fwhm: dict, seed: int = 0) -> pd.DataFrame:
+    """As many detections per image as ``found``, at uniformly random places (PSF-sized boxes)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task, n in found.groupby("task").size().items():
+        for x, y in rng.uniform(0, size, size=(n, 2)):
+            rows.append((task, x - fwhm[task], y - fwhm[task], x + fwhm[task], y + fwhm[task], 0.0))
+    return pd.DataFrame(rows, columns=["task", "x_min", "y_min", "x_max", "y_max", "score"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--checkpoint", type=Path, required=True)
@@ -66,6 +77,9 @@ def main() -> None:
         results[str(size)] = {"n_galaxies": len(files), "n_clumps_in_crop": len(truth),
                               **{f"{t:.1f}": completeness_purity(found[found.score >= t], truth, fwhm)
                                  for t in args.thresholds}}
+        # Chance level: the same number of detections per image as at score >= 0.3, placed at random.
+        chance = random_baseline(found[found.score >= 0.3], size, fwhm)
+        results[str(size)]["random_at_0.3"] = completeness_purity(chance, truth, fwhm)
     write_result(args.name, {"args": {**vars(args), "checkpoint": str(args.checkpoint)}, "results": results})
 
 

@@ -57,10 +57,14 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
     rt = runtime()
     model.to(rt.device)
     x, _ = load_images(list(images), cfg.image_size, progress=progress)
-    torch.manual_seed(cfg.seed)  # fixed dropout masks: the same images give the same scores
     slices = question_slices(tree)
-    chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt, views)
-              for i in tqdm(range(0, len(x), batch_size), desc="predict", disable=not progress)]
+    devices = [torch.cuda.current_device()] if rt.device.type == "cuda" else []
+    # Fixed dropout masks make the same images give the same scores; fork_rng leaves
+    # the caller's random state (e.g. a long-lived worker's) untouched.
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt, views)
+                  for i in tqdm(range(0, len(x), batch_size), desc="predict", disable=not progress)]
     samples = torch.cat(chunks, dim=1).numpy()  # (S, N, A)
     out = {}
     for key, s in slices.items():
