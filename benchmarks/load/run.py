@@ -72,6 +72,7 @@ class Stack:
     agg_workers: int
     db: str = field(default_factory=lambda: f"zooloop_load_{uuid.uuid4().hex[:8]}")
     procs: list = field(default_factory=list)
+    names: list = field(default_factory=list)
     env: dict = field(default_factory=dict)
     web_port: int = 0
 
@@ -109,11 +110,9 @@ class Stack:
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "w")
+        self.names.append(name)
         self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=self.env or None, stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True))
-
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.procs]
 
     def stop(self, *, keep_db: bool) -> None:
         for proc in reversed(self.procs):
@@ -125,6 +124,27 @@ class Stack:
         if not keep_db:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db}" WITH (FORCE)')
+
+
+def cpu_seconds(groups: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process group, by PostgreSQL, and by this driver."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totals = {name: 0.0 for name in [*groups, "postgres"]}
+    by_pgid = {pgid: name for name, pgid in groups.items()}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            raw = stat.read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2:].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        name = "postgres" if comm == "postgres" else by_pgid.get(int(fields[2]))
+        if name:
+            totals[name] += used
+    own = os.times()
+    totals["driver"] = own.user + own.system
+    return totals
 
 
 def production_env(*, db_url: str, redis: str, tmp: Path, web_port: int, web_workers: int,
@@ -225,8 +245,9 @@ async def _session(http: Http, seeded: dict, stop_at: float, results: Results, i
         subjects = json.loads(payload)["subjects"] if status == 200 else []
         if not subjects:
             raise ValueError(f"queue answered {status} with no subject")
+        answers = ANSWERS[(index + n) % len(ANSWERS)] if not seeded.get("votes_only") else ANSWERS[2]
         body = {"subject": subjects[0]["id"], "workflow_version": seeded["version"],
-                "idempotency_key": str(uuid.uuid4()), "annotations": ANSWERS[(index + n) % 3]}
+                "idempotency_key": str(uuid.uuid4()), "annotations": answers}
         started = time.monotonic()
         status, payload = await http.request("POST", "/api/classifications/", body)
         done = time.monotonic()
@@ -258,7 +279,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def summarise(results: Results, *, started: float, warmup: float, duration: float, stored: int) -> dict:
+def summarise(results: Results, *, started: float, warmup: float, duration: float, stored: set[int]) -> dict:
     window = [(t, lat, s) for t, lat, s in results.posts if t >= started + warmup]
     ok = [lat for _, lat, s in window if s == 201]
     gets = [lat for t, lat in results.gets if t >= started + warmup]
@@ -270,8 +291,8 @@ def summarise(results: Results, *, started: float, warmup: float, duration: floa
         "queue_get_p50_ms": ms(pct(gets, 50)), "queue_get_p99_ms": ms(pct(gets, 99)),
         "lag_p50_s": round(pct(lags, 50), 2), "lag_p99_s": round(pct(lags, 99), 2),
         "lag_max_s": round(max(lags, default=float("nan")), 2),
-        "acknowledged": len(results.acked), "stored": stored,
-        "lost": len(set(results.acked)) - min(stored, len(results.acked)),
+        "acknowledged": len(results.acked), "stored": len(stored),
+        "lost": len(set(results.acked) - stored),  # acknowledged with a 201, not in the database
         "non_2xx": sum(1 for _, _, s in results.posts if s not in (200, 201)),
         "client_errors": len(results.errors), "sample_errors": results.errors[:3],
     }
@@ -281,20 +302,25 @@ async def drive(stack: Stack, seeded: dict, args) -> dict:
     results = Results()
     done = asyncio.Event()
     watcher = asyncio.create_task(watch_aggregation(stack.db_url, results, done))
+    groups = dict(zip(stack.names, (p.pid for p in stack.procs)))
     started = time.monotonic()
     stop_at = started + args.duration
+    cpu_before = cpu_seconds(groups)
     await asyncio.gather(*(volunteer(stack.web_port, seeded, stop_at, results, i) for i in range(args.volunteers)))
+    cpu_after = cpu_seconds(groups)
+    cpu = {name: round((cpu_after[name] - cpu_before[name]) / args.duration, 2) for name in cpu_after}
     drain_until = time.monotonic() + args.drain
     while time.monotonic() < drain_until and not set(results.acked) <= set(results.seen):
         await asyncio.sleep(0.2)
     done.set()
     await watcher
     with psycopg.connect(stack.db_url) as conn:
-        stored = conn.execute("SELECT count(*) FROM zooapp_classification").fetchone()[0]
+        stored = {row[0] for row in conn.execute("SELECT id FROM zooapp_classification")}
         pending = conn.execute("SELECT count(*) FROM zooapp_classification WHERE aggregation_seq IS NULL"
                                ).fetchone()[0]
     summary = summarise(results, started=started, warmup=args.warmup, duration=args.duration, stored=stored)
-    return {**summary, "pending_after_drain": pending}
+    return {**summary, "pending_after_drain": pending, "cpu_cores_used": cpu,
+            "load_average": [round(x, 1) for x in os.getloadavg()]}
 
 
 def main() -> None:
@@ -307,35 +333,44 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--web-threads", type=int, default=4)
     parser.add_argument("--agg-workers", type=int, default=1)
-    parser.add_argument("--profile", metavar="FILE", help="py-spy the web processes for the load window"
-                        " (.svg flame graph, .txt collapsed stacks, .json speedscope)")
+    parser.add_argument("--profile", metavar="FILE", help="py-spy the web and worker processes for the load"
+                        " window (.svg flame graphs, .txt collapsed stacks, .json speedscope)")
+    parser.add_argument("--votes-only", action="store_true",
+                        help="every answer ends at T0 (no drawing task), to measure without box consensus")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="zooloop-load-"))
     stack = Stack(tmp=tmp, web_workers=args.web_workers, web_threads=args.web_threads, agg_workers=args.agg_workers)
     try:
-        seeded = stack.start(subjects=args.subjects)
+        seeded = {**stack.start(subjects=args.subjects), "votes_only": args.votes_only}
         time.sleep(3)  # let the workers finish booting
-        spy = profile(stack, args) if args.profile else None
+        spies = profile(stack, args) if args.profile else []
         summary = asyncio.run(drive(stack, seeded, args))
-        if spy:
+        for spy in spies:
             spy.wait(timeout=120)
     finally:
         stack.stop(keep_db=args.keep)
     config = {k: getattr(args, k) for k in ("volunteers", "duration", "warmup", "web_workers", "web_threads",
-                                            "agg_workers", "subjects")}
+                                            "agg_workers", "subjects", "votes_only")}
     print(json.dumps({"config": config, **summary, "logs": str(tmp)}, indent=2))
 
 
-def profile(stack: Stack, args) -> subprocess.Popen:
-    """py-spy every process of the stack (web and workers) for the load window, as a flame graph."""
+def profile(stack: Stack, args) -> list[subprocess.Popen]:
+    """py-spy each process group of the stack (web, workers; not redis) for the load window.
+
+    One output per group: FILE with the group's name before the suffix (run-web.txt, run-aggregation-0.txt).
+    """
     py_spy = Path(sys.executable).with_name("py-spy")
-    pids = [str(p) for p in stack.pids()[1:]]  # not redis
-    cmd = [str(py_spy), "record", "--subprocesses", "--duration", str(int(args.duration)), "--rate", "50",
-           "--format", {".json": "speedscope", ".txt": "raw"}.get(Path(args.profile).suffix, "flamegraph"),
-           "-o", args.profile,
-           "--pid", pids[0]]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    out = Path(args.profile)
+    fmt = {".json": "speedscope", ".txt": "raw"}.get(out.suffix, "flamegraph")
+    spies = []
+    for name, proc in zip(stack.names[1:], stack.procs[1:]):
+        target = out.with_name(f"{out.stem}-{name}{out.suffix}")
+        spies.append(subprocess.Popen(
+            [str(py_spy), "record", "--subprocesses", "--duration", str(int(args.duration)), "--rate", "50",
+             "--format", fmt, "-o", str(target), "--pid", str(proc.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT))
+    return spies
 
 
 if __name__ == "__main__":
