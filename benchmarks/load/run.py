@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import secrets
 import signal
 import socket
@@ -262,9 +261,9 @@ async def watch_aggregation(db_url: str, results: Results, until: asyncio.Event)
     last = 0
     with psycopg.connect(db_url, autocommit=True) as conn:
         while not until.is_set():
-            rows = await asyncio.to_thread(lambda: conn.execute(
-                "SELECT id, aggregation_seq FROM zooapp_classification WHERE aggregation_seq > %s", (last,)
-            ).fetchall())
+            rows = await asyncio.to_thread(lambda after: conn.execute(
+                "SELECT id, aggregation_seq FROM zooapp_classification WHERE aggregation_seq > %s", (after,)
+            ).fetchall(), last)
             now = time.monotonic()
             for cid, seq in rows:
                 results.seen.setdefault(cid, now)

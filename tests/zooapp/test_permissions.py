@@ -35,7 +35,8 @@ ACCESS = {
     "modelversion-detail": "public",
     "dashboard-index": "login", "dashboard": "staff", "dashboard-counts": "staff", "dashboard-rules": "staff",
     "dashboard-reapply": "staff", "dashboard-export": "staff", "dashboard-subjects": "staff",
-    "dashboard-gold": "staff", "dashboard-whatif": "staff", "dashboard-export-download": "staff", "api-subject-uploads": "staff",
+    "dashboard-gold": "staff", "dashboard-whatif": "staff", "dashboard-export-download": "staff",
+    "api-subject-uploads": "staff",
     "api-gold-answers": "staff", "api-truth": "staff", "export-list": "own", "export-detail": "staff",
     "export-download": "staff",
 }
