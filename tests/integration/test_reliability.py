@@ -143,6 +143,7 @@ def test_it_acknowledges_while_redis_is_down_and_aggregates_once_it_is_back(reli
     started = time.monotonic()
     status, body = _classify(second, seeded, seeded["subjects"][1])
     assert status == 201, body  # committed, so acknowledged, even with the broker gone
+    assert stack.sql(f"SELECT count(*) FROM zooapp_classification WHERE id = {body['id']}") == [(1,)]
     assert time.monotonic() - started < 15
     assert _settled(stack, seeded["workflow"]) is None  # stored but not aggregated yet
 
