@@ -28,6 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--gold-rate", default="0.4,0.1", help="gold share at the start and in the end")
         parser.add_argument("--concurrency", type=int, default=20, help="volunteers active at once")
         parser.add_argument("--session-median", type=float, default=8.0, help="median classifications per volunteer")
+        parser.add_argument("--skill", default="0.80,0.95", help="range of a decent volunteer's T0 accuracy")
+        parser.add_argument("--shares", default="0.72,0.13,0.10,0.05",
+                            help="shares of decent, learner, careless and adversarial volunteers")
         parser.add_argument("--max-per-galaxy", type=int, default=60, help="budget: classifications per galaxy")
         parser.add_argument("--out", default=None, help="output folder (default var/simulations/<seed>-<n>)")
         parser.add_argument("--keep", action="store_true", help="keep the simulation project in the database")
@@ -56,7 +59,7 @@ class Command(BaseCommand):
 
     def _config(self, opts) -> SimulationConfig:
         try:
-            start, end = (float(x) for x in opts["gold_rate"].split(","))
+            start, end = _floats(opts["gold_rate"])
             return SimulationConfig(
                 n_galaxies=opts["galaxies"], seed=opts["seed"],
                 n_gold=opts["gold"] if opts["gold"] is not None else max(10, opts["galaxies"] // 50),
@@ -65,9 +68,14 @@ class Command(BaseCommand):
                 retrain_every=opts["retrain_every"], machine_threshold=opts["machine_threshold"],
                 gold_rate_start=start, gold_rate_end=end, concurrency=opts["concurrency"],
                 max_steps_per_galaxy=opts["max_per_galaxy"],
-                crowd=CrowdConfig(session_median=opts["session_median"]), progress=True)
+                crowd=CrowdConfig(session_median=opts["session_median"], skill_range=_floats(opts["skill"]),
+                                  shares=_floats(opts["shares"])), progress=True)
         except (ValueError, TypeError) as exc:
             raise CommandError(str(exc)) from None
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(","))
 
 
 def _fmt(value, digits: int = 2) -> str:

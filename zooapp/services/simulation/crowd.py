@@ -4,9 +4,9 @@ A crowd is an endless, seeded stream of volunteers: volunteer ``i`` of seed ``s`
 is drawn from ``numpy.random.default_rng([s, i])``, so every policy of one run
 meets exactly the same people in the same order. The population is GZ2-like:
 
-* most volunteers are *decent*: right on the first question 80-95 % of the time,
+* most volunteers are *decent*: right on the first question 80-95 % of the time (``skill_range``),
   less on the harder ones (bars, spiral arms);
-* *learners* start near chance and improve with experience (half-way after
+* *learners* start at 50-65 % and improve to a decent volunteer's skill (half-way after
   ``learn_halflife`` classifications);
 * *careless* volunteers click at random;
 * *adversarial* ones swap smooth and featured (and yes and no) most of the time.
@@ -37,6 +37,7 @@ class CrowdConfig:
     """The population the volunteers are drawn from."""
 
     shares: tuple[float, float, float, float] = (0.72, 0.13, 0.10, 0.05)  # in the order of KINDS
+    skill_range: tuple[float, float] = (0.80, 0.95)  # accuracy of a decent volunteer on the first question
     session_median: float = 8.0
     session_sigma: float = 1.4
     session_max: int = 2000
@@ -45,6 +46,8 @@ class CrowdConfig:
     def __post_init__(self) -> None:
         if len(self.shares) != len(KINDS) or min(self.shares) < 0 or not math.isclose(sum(self.shares), 1.0):
             raise ValueError(f"shares must be {len(KINDS)} non-negative numbers summing to 1 ({', '.join(KINDS)})")
+        if not 0.34 <= self.skill_range[0] <= self.skill_range[1] <= 0.99:
+            raise ValueError("skill_range must be (low, high) with 0.34 <= low <= high <= 0.99")
         if self.session_median < 1 or self.session_sigma < 0 or self.session_max < 1:
             raise ValueError("session_median >= 1, session_sigma >= 0 and session_max >= 1 are required")
 
@@ -73,7 +76,7 @@ class SimVolunteer:
 def crowd_member(*, seed: int, index: int, config: CrowdConfig) -> SimVolunteer:
     rng = np.random.default_rng([seed, index])
     kind = KINDS[int(rng.choice(len(KINDS), p=config.shares))]
-    skill = float(rng.uniform(0.80, 0.95))
+    skill = float(rng.uniform(*config.skill_range))
     lifetime = math.exp(math.log(config.session_median) + config.session_sigma * rng.standard_normal())
     careful = kind in ("decent", "learner")
     return SimVolunteer(
