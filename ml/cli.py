@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -179,7 +179,7 @@ def _detector_boxes(path: Path | None, manifest: pd.DataFrame | None, n_images: 
         index = {str(v): i for i, v in enumerate(manifest["id"])}
         unknown = set(boxes["task"].astype(str)) - set(index)
         if unknown:
-            raise UsageError(f"boxes name galaxies not in the manifest, e.g. {sorted(unknown)[0]!r}")
+            raise UsageError(f"boxes name galaxies not in the manifest, e.g. {min(unknown)!r}")
         boxes["task"] = boxes["task"].astype(str).map(index)
     if not pd.api.types.is_integer_dtype(boxes["task"]):
         raise UsageError("boxes.task must be image indices (or manifest ids when the folder has a manifest)")

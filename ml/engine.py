@@ -6,7 +6,8 @@ the device, autocast, the optimizer step and the progress bar.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 from torch import nn

@@ -4,7 +4,7 @@ Adding an encoder means one class in :mod:`ml.encoders` and one entry here.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from torch import nn
 

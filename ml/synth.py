@@ -248,7 +248,7 @@ def simulate_votes(manifest: pd.DataFrame, tree, *, n_volunteers: int = 10, accu
     for _ in range(int(n_volunteers)):
         current = np.full(n, tree.first_task, dtype=object)
         while True:
-            active = np.flatnonzero(current != None)  # noqa: E711 (object array comparison)
+            active = np.flatnonzero(current != None)
             if active.size == 0:
                 break
             for key in set(current[active]):

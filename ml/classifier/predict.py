@@ -1,10 +1,9 @@
 """Predictions with rotation averaging, MC dropout and the ensemble."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import torch
 from tqdm import tqdm
 

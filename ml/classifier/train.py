@@ -1,9 +1,9 @@
 """Training the decision-tree classifier on volunteer vote counts."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -81,7 +81,7 @@ def stack_vote_counts(tree: TaskTree, vote_counts: dict[str, np.ndarray], n: int
 
 def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * val_fraction))
+    n_val = round(n * val_fraction)
     if n - n_val < 1:
         raise ValueError(f"{n} images leave nothing to train on with val_fraction={val_fraction}")
     return np.sort(order[n_val:]), np.sort(order[:n_val])

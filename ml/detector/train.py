@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ def train_detector(cfg: DetectorConfig, *, images: Sequence[Path], boxes: pd.Dat
     per_image = _boxes_per_image(table, sizes, cfg.image_size, len(images))
     torch.manual_seed(cfg.seed)
     order = np.random.default_rng(cfg.seed).permutation(len(images))
-    n_val = int(round(len(images) * cfg.val_fraction))
+    n_val = round(len(images) * cfg.val_fraction)
     train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
     if train_idx.size == 0:
         raise ValueError("no images left to train on; lower val_fraction")

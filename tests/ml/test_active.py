@@ -18,7 +18,7 @@ def test_it_gives_log_k_when_confident_samples_disagree_completely():
 
 def test_it_computes_a_hand_case_between_the_extremes():
     samples = np.array([[[0.9, 0.1]], [[0.5, 0.5]]])
-    h = lambda p: -sum(x * math.log(x) for x in p)  # noqa: E731
+    h = lambda p: -sum(x * math.log(x) for x in p)
     expected = h([0.7, 0.3]) - (h([0.9, 0.1]) + h([0.5, 0.5])) / 2
     assert math.isclose(float(bald_score(samples)[0]), expected, rel_tol=1e-9)
 

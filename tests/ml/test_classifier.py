@@ -50,14 +50,14 @@ def test_it_predicts_the_same_numbers_twice(trained):
 
 
 def test_it_resumes_from_the_last_epoch_with_the_optimizer_state(trained, tree):
-    result, images, votes, tmp = trained
+    _, images, votes, tmp = trained
     first = load_checkpoint(tmp / "model" / "checkpoint.pt", kind="classifier")
     assert first["epoch"] == 1 and first["optimizer"]["state"]
     cfg = dataclasses.replace(_cfg(tmp), epochs=2, resume=True)
     train_classifier(cfg, images=images, vote_counts=votes, tree=tree, progress=False)
     second = load_checkpoint(tmp / "model" / "checkpoint.pt", kind="classifier")
     assert second["epoch"] == 2
-    step = lambda s: int(next(iter(s["optimizer"]["state"].values()))["step"])  # noqa: E731
+    step = lambda s: int(next(iter(s["optimizer"]["state"].values()))["step"])
     assert step(second) == 2 * step(first)
     assert second["config"]["epochs"] == 2 and second["tree"] == tree.to_dict()
 

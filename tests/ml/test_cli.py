@@ -17,7 +17,7 @@ def test_it_exits_2_with_one_line_for_a_missing_image_folder(tmp_path, capsys):
 
 
 def test_it_exits_2_for_an_unreadable_image(tmp_path, capsys, survey, tree):
-    folder, manifest = survey
+    _, manifest = survey
     broken = tmp_path / "broken"
     broken.mkdir()
     manifest.head(2).to_csv(broken / "manifest.csv", index=False)

@@ -111,3 +111,12 @@ def test_it_scores_completeness_and_purity():
     scores = completeness_purity(pred, truth, psf_fwhm=2.0)
     assert (scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 1)
     assert scores["completeness"] == pytest.approx(2 / 3) and scores["purity"] == pytest.approx(2 / 3)
+
+
+def test_it_rescales_boxes_from_file_pixels_to_the_working_size():
+    from ml.detector.train import _boxes_per_image
+
+    table = pd.DataFrame([{"task": 1, "x_min": 10.0, "y_min": 20.0, "x_max": 30.0, "y_max": 40.0, "p_real": 0.7}])
+    out = _boxes_per_image(table, np.array([[64, 64], [128, 256]]), 64, 2)
+    assert out[0].shape == (0, 5)
+    assert out[1].tolist() == [[5.0, 5.0, 15.0, 10.0, pytest.approx(0.7)]]
