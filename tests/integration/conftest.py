@@ -161,7 +161,16 @@ class Browserless:
 
     def __init__(self, stack: Stack):
         self.stack = stack
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def csrf_token(self) -> str:
+        """The CSRF cookie's token, which session writes must send back; any page with a form sets it."""
+        token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+        if not token:
+            self.opener.open(self.stack.url("/accounts/login/"), timeout=30).read()
+            token = next((c.value for c in self.jar if c.name == "csrftoken"), "")
+        return token
 
     def get(self, path: str) -> tuple[int, dict]:
         with self.opener.open(self.stack.url(path), timeout=30) as resp:
@@ -169,7 +178,8 @@ class Browserless:
 
     def post(self, path: str, body: dict) -> tuple[int, dict]:
         req = urllib.request.Request(self.stack.url(path), data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json", "X-CSRFToken": self.csrf_token(),
+                                              "Referer": self.stack.url("/")})
         try:
             with self.opener.open(req, timeout=30) as resp:
                 return resp.status, json.loads(resp.read() or b"{}")

@@ -100,3 +100,20 @@ def test_listing_own_classifications_supports_since(client, demo_workflow):
     listed = client.get(reverse("api-classifications"), {"since": ids[0]}).json()
     assert [c["id"] for c in listed["results"]] == ids[1:]
     assert client.get(reverse("api-classifications"), {"since": "x"}).status_code == 400
+
+
+def test_an_anonymous_session_write_without_the_csrf_token_is_refused_and_stores_nothing(demo_workflow):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.get(reverse("api-workflow-queue", args=[demo_workflow.pk]))  # sets the session and the CSRF cookie
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    body = {"subject": subject.pk, "workflow_version": demo_workflow.current_version.pk,
+            "idempotency_key": str(uuid.uuid4()), "annotations": annotations_for()}
+    forged = client.post(reverse("api-classifications"), body, content_type="application/json")
+    assert forged.status_code == 403 and "CSRF" in forged.json()["detail"]
+    assert Classification.objects.count() == 0
+    token = client.cookies["csrftoken"].value
+    honest = client.post(reverse("api-classifications"), body, content_type="application/json",
+                         HTTP_X_CSRFTOKEN=token)
+    assert honest.status_code == 201

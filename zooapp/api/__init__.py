@@ -2,6 +2,8 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -26,3 +28,17 @@ def _flatten(errors) -> str:
     if isinstance(errors, list):
         return " ".join(_flatten(e) for e in errors)
     return str(errors)
+
+
+class AnonymousSessionCsrfMixin:
+    """CSRF checks for anonymous volunteers' writes too.
+
+    DRF checks CSRF only for signed-in session users, but an anonymous volunteer is
+    also identified by a session cookie, so a forged form could classify in their
+    name. Token-authenticated clients send no cookie and are not checked.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if request.method not in SAFE_METHODS and request.auth is None and not request.user.is_authenticated:
+            SessionAuthentication().enforce_csrf(request)

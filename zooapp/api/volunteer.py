@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -10,6 +12,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from zooapp.api import AnonymousSessionCsrfMixin
 from zooapp.models import Classification, ModelVersion, Project, Subject, SubjectPosterior, SubjectSet, Workflow
 from zooapp.selection import queue_next
 from zooapp.serializers import (ClassificationOutSerializer, ModelVersionSerializer, PosteriorSerializer,
@@ -20,7 +23,7 @@ from zooapp.services.volunteers import favourite_ids, favourite_toggle, voluntee
 from zooapp.throttle import ClassifyRateThrottle
 
 
-class ClassificationCreateApi(APIView):
+class ClassificationCreateApi(AnonymousSessionCsrfMixin, APIView):
     throttle_classes = [ClassifyRateThrottle]
     throttle_scope = "classify"
 
@@ -80,6 +83,7 @@ class ClassificationFeedbackApi(APIView):
         return Response(classification_feedback(classification=classification))
 
 
+@method_decorator(ensure_csrf_cookie, name="get")  # API-only clients get the token they must send back
 class WorkflowQueueApi(APIView):
     @extend_schema(responses=inline_serializer("Queue", {"subjects": serializers.ListField(),
                                                          "finished": serializers.BooleanField(),
@@ -97,7 +101,7 @@ class WorkflowQueueApi(APIView):
                          "message": result.message})
 
 
-class SubjectFavouriteApi(APIView):
+class SubjectFavouriteApi(AnonymousSessionCsrfMixin, APIView):
     @extend_schema(request=None, responses=inline_serializer("Favourite", {"favourite": serializers.BooleanField()}))
     def post(self, request, pk: int):
         subject = get_object_or_404(Subject, pk=pk)

@@ -72,7 +72,7 @@ def workflow_engine_refit(*, workflow_id: int, n_iter: int = 5000) -> dict[str, 
         fitted = LeanBoxAggregator().fit(box_table, pd.DataFrame(seen).drop_duplicates())
         params = fitted.worker_params_.rename_axis("worker").reset_index().to_dict("list")
     with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow_id)
+        locked = Workflow.objects.select_for_update(no_key=True).get(pk=workflow_id)
         state = dict(locked.engine_state)
         state["agent_prior"] = {**state.get("agent_prior", {}), **prior}
         if params is not None:
