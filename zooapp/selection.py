@@ -37,7 +37,9 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer, n: int = 1, rng: ran
     n_done = Classification.objects.filter(workflow=workflow, volunteer=volunteer).count()
     want_gold = sum(rng.random() < gold_rate(workflow=workflow, n_done=n_done + i) for i in range(n))
     limit = n + CANDIDATES  # spare candidates for those a concurrent request claims first
-    served = _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit), want_gold)
+    served = []
+    if want_gold:  # most requests want none: skip the gold query entirely
+        served = _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit), want_gold)
     served += _claim(volunteer, _candidates(workflow, volunteer, gold=False, rng=rng, limit=limit),
                      n - len(served))
     if len(served) < n:  # no regular subjects left: fill from the gold pool
