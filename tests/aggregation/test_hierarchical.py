@@ -51,3 +51,9 @@ def test_it_exports_the_population_prior_as_pseudo_counts_for_new_agents(fitted)
 def test_it_rejects_an_unknown_method(tiny_votes):
     with pytest.raises(ValueError, match="method must be"):
         HierarchicalDS(method="gibbs").fit(tiny_votes)
+
+
+def test_it_samples_with_nuts_too(tiny_votes):
+    model = HierarchicalDS(method="nuts", draws=30, tune=30, random_state=1).fit(tiny_votes)
+    assert model.labels_.tolist() == ["x", "y", "x"]
+    assert model.idata_.posterior.sizes["draw"] == 30
