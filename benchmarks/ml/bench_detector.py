@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--backbone-n", type=int, default=3000, help="classifier training galaxies")
     parser.add_argument("--backbone-epochs", type=int, default=6)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="detector initialisation, split and augmentation seed")
     parser.add_argument("--backbones", nargs="+", default=["classifier", "scratch"])
     parser.add_argument("--classifier", type=Path, help="use this classifier checkpoint as the backbone")
     args = parser.parse_args()
@@ -74,15 +75,16 @@ def main() -> None:
         # Train only on featured face-on galaxies: the others have no clumps and teach little.
         part = pool[(pool.truth_T2 == "no")].head(n).reset_index(drop=True)
         for kind in args.backbones:
-            out = RESULTS / "models" / f"detector_{kind}_{n}_{args.epochs}"
-            cfg = DetectorConfig(backbone=kind, epochs=args.epochs, out_dir=str(out), val_fraction=0.1)
+            suffix = f"_seed{args.seed}" if args.seed else ""
+            out = RESULTS / "models" / f"detector_{kind}_{n}_{args.epochs}{suffix}"
+            cfg = DetectorConfig(backbone=kind, epochs=args.epochs, out_dir=str(out), val_fraction=0.1, seed=args.seed)
             res = train_detector(cfg, images=[pool_dir / f for f in part["file"]], boxes=truth_boxes(part),
                                  classifier_checkpoint=clf, progress=True)
             runs.append({"n_train": res["n_train"], "backbone": kind, "epochs": args.epochs,
                          "train_metrics": res["metrics"], "test": evaluate(res["checkpoint"], test_dir, test)})
             print(runs[-1])
-    write_result(f"detector_{'_'.join(map(str, args.sizes))}", {"args": {**vars(args), "classifier": str(clf)},
-                                                                "runs": runs})
+    name = f"detector_{'_'.join(map(str, args.sizes))}" + (f"_seed{args.seed}" if args.seed else "")
+    write_result(name, {"args": {**vars(args), "classifier": str(clf)}, "runs": runs})
 
 
 if __name__ == "__main__":
