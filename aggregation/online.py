@@ -179,6 +179,7 @@ class OnlineSWAP(VoteAggregator):
 
     Examples
     --------
+    >>> import pandas as pd
     >>> votes = pd.DataFrame({"task": [1, 1, 2], "worker": ["a", "b", "a"], "label": ["x", "x", "y"]})
     >>> OnlineSWAP().fit(votes).labels_.tolist()
     ['x', 'y']
