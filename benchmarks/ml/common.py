@@ -1,7 +1,7 @@
 """Shared helpers for the ml benchmarks: cached synthetic surveys, votes and result files.
 
 Everything lands in ``benchmarks/ml/results/`` (ignored by git); the numbers that
-matter are copied by hand into ``docs/BENCHMARKS-ml.md`` with the command used.
+matter are copied by hand into ``docs/BENCHMARKS.md`` with the command used.
 """
 from __future__ import annotations
 

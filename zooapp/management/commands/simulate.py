@@ -14,7 +14,7 @@ from zooapp.services.simulation.run import ALL_POLICIES
 class Command(BaseCommand):
     help = ("Run the real platform (queue, engine, retirement, classifier) with simulated volunteers on a "
             "synthetic survey, once per policy, and write report.json and plots. Big runs: point DATABASE_URL "
-            "at a fresh SQLite file (the command migrates it); see docs/BENCHMARKS-simulator.md.")
+            "at a fresh SQLite file (the command migrates it); see docs/BENCHMARKS.md.")
 
     def add_arguments(self, parser):
         parser.add_argument("--galaxies", type=int, default=200, help="survey galaxies (gold comes on top)")

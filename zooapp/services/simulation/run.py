@@ -4,7 +4,7 @@ Every policy gets its own workflow in one throwaway project, with the same galax
 (the survey is rendered once and cached by seed) and the same stream of volunteers.
 The project, its rows and its files are deleted at the end unless ``keep=True``.
 For big runs point Django at a fresh database (``DATABASE_URL``; see
-docs/BENCHMARKS-simulator.md) so the simulation never shares tables with a live site.
+docs/BENCHMARKS.md) so the simulation never shares tables with a live site.
 """
 from __future__ import annotations
 
