@@ -272,7 +272,9 @@ class Prediction(models.Model):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
     subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="predictions")
     task = models.CharField(max_length=40)
-    probs = models.JSONField()
+    probs = models.JSONField(help_text="Classifier: answer probabilities. Detector: [] (see boxes).")
+    boxes = models.JSONField(null=True, blank=True,
+                             help_text="Detector: [[x_min, y_min, x_max, y_max, score], ...] in image pixels.")
     bald = models.FloatField(default=0.0)
     entropy = models.FloatField(default=0.0)
 

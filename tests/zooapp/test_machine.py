@@ -63,6 +63,16 @@ def test_a_second_version_serves_only_if_at_least_as_good(labelled_workflow):
 
 def test_it_trains_the_detector_on_consensus_boxes_from_the_classifier_backbone(labelled_workflow):
     classifier_train(workflow_id=labelled_workflow.pk)
+    drawn_ids = list(Subject.objects.filter(workflow=labelled_workflow, consensus_boxes__isnull=False)
+                     .values_list("pk", flat=True).distinct()[:3])
+    Subject.objects.filter(pk__in=drawn_ids).update(status="active")  # still open, so the detector looks at them
     version = detector_train(workflow_id=labelled_workflow.pk)
     assert version is not None and version.kind == "detector" and version.n_train > 0
     assert any(k.startswith("val_") for k in version.metrics)
+    version.refresh_from_db()
+    assert version.serving
+    active = Subject.objects.filter(workflow=labelled_workflow, status="active")
+    assert Prediction.objects.filter(model_version=version, task="boxes").count() == active.count()
+    # The detector counts as one more viewer in the box consensus of a subject people drew on.
+    views = [Subject.objects.get(pk=pk).consensus_boxes.first().n_seen for pk in drawn_ids]
+    assert views == [4, 4, 4]

@@ -23,8 +23,8 @@ from scipy.special import logsumexp
 from aggregation.boxes import consensus_for_image
 from aggregation.online import agent_skill, initial_agent_alpha, initial_log_posterior, vote_update
 from aggregation.schema import TaskTree
-from zooapp.models import (Classification, ConsensusBox, GoldAnswer, Reliability, Subject, SubjectPosterior,
-                           Volunteer, Workflow)
+from zooapp.models import (Classification, ConsensusBox, GoldAnswer, Prediction, Reliability, Subject,
+                           SubjectPosterior, Volunteer, Workflow)
 from zooapp.services.retirement import subjects_retire_if_due
 
 BATCH = 500
@@ -217,6 +217,8 @@ def subject_boxes_aggregate(*, subject_id: int) -> None:
                 seen.add(c.volunteer_id)
                 rows += [{"task": subject_id, "worker": c.volunteer_id, "x_min": m["x_min"], "y_min": m["y_min"],
                           "x_max": m["x_max"], "y_max": m["y_max"]} for m in ann["value"]]
+    if subject.workflow.machine_agent:
+        rows, seen = _with_detector(subject, rows, seen)
     if not seen:
         return
     boxes = pd.DataFrame(rows, columns=["task", "worker", "x_min", "y_min", "x_max", "y_max"])
@@ -227,6 +229,20 @@ def subject_boxes_aggregate(*, subject_id: int) -> None:
     ConsensusBox.objects.bulk_create([ConsensusBox(subject=subject, **_box_fields(row))
                                       for row in consensus.to_dict("records")])
     Subject.objects.filter(pk=subject_id).update(box_risk=float(risk))
+
+
+DETECTOR_AGENT = -1  # the serving detector's worker id in the box model (volunteer ids are positive)
+
+
+def _with_detector(subject: Subject, rows: list[dict], seen: set) -> tuple[list[dict], set]:
+    """Add the serving detector as one more box-drawing agent; drawing nothing is its answer too."""
+    prediction = (Prediction.objects.filter(subject=subject, task="boxes", model_version__serving=True,
+                                            model_version__kind="detector").first())
+    if prediction is None or prediction.boxes is None:
+        return rows, seen
+    drawn = [{"task": subject.pk, "worker": DETECTOR_AGENT, "x_min": b[0], "y_min": b[1], "x_max": b[2],
+              "y_max": b[3]} for b in prediction.boxes]
+    return rows + drawn, seen | {DETECTOR_AGENT}
 
 
 def _box_fields(row: dict) -> dict:

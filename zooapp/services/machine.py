@@ -15,7 +15,7 @@ from aggregation.online import initial_agent_alpha
 from aggregation.schema import TaskTree
 from ml.active import queue_priority
 from ml.classifier import ClassifierConfig, predict, train_classifier
-from ml.detector import DetectorConfig, train_detector
+from ml.detector import DetectorConfig, detect, train_detector
 from ml.device import runtime
 from zooapp.models import (Classification, GoldAnswer, ModelVersion, Prediction, Subject, SubjectPosterior,
                            Volunteer, Workflow)
@@ -230,10 +230,32 @@ def detector_train(*, workflow_id: int, min_views: int = 3) -> ModelVersion | No
                                           device=runtime().device.type)
     best = ModelVersion.objects.filter(workflow=workflow, kind="detector", serving=True).first()
     if best is None or (version.metrics.get("val_f1") or 0.0) >= (best.metrics.get("val_f1") or 0.0):
-        with transaction.atomic():
-            ModelVersion.objects.filter(workflow=workflow, kind="detector", serving=True).update(serving=False)
-            ModelVersion.objects.filter(pk=version.pk).update(serving=True)
+        detector_serve(model_version_id=version.pk)
     return version
+
+
+def detector_serve(*, model_version_id: int) -> None:
+    """Serve a detector: detect on every active subject and add its boxes to the box consensus as an agent."""
+    from zooapp.services.aggregation import subject_boxes_aggregate
+
+    version = ModelVersion.objects.select_related("workflow").get(pk=model_version_id)
+    workflow = version.workflow
+    subjects = list(Subject.objects.filter(workflow=workflow, status=Subject.Status.ACTIVE)
+                    .prefetch_related("frames").order_by("id"))
+    found = detect(Path(version.file), images=[Path(s.frames.all()[0].image.path) for s in subjects])
+    by_subject: dict[int, list] = {}
+    for row in found.itertuples():
+        by_subject.setdefault(int(row.task), []).append(
+            [float(row.x_min), float(row.y_min), float(row.x_max), float(row.y_max), float(row.score)])
+    with transaction.atomic():
+        ModelVersion.objects.filter(workflow=workflow, kind="detector", serving=True).update(serving=False)
+        ModelVersion.objects.filter(pk=version.pk).update(serving=True)
+        Prediction.objects.bulk_create([
+            Prediction(model_version=version, subject=s, task="boxes", probs=[], boxes=by_subject.get(i, []))
+            for i, s in enumerate(subjects)], ignore_conflicts=True)
+        if workflow.machine_agent:
+            for subject in subjects:
+                subject_boxes_aggregate(subject_id=subject.pk)
 
 
 def _n_box_views(subject: Subject) -> int:
