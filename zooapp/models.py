@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import uuid
 
+import numpy as np
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from scipy.special import logsumexp
 
 
 class Project(models.Model):
@@ -207,6 +209,12 @@ class SubjectPosterior(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subject", "task"], name="unique_subject_posterior")]
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The posterior over ``labels``, normalised in log space (long vote runs underflow as plain products)."""
+        logp = np.asarray(self.log_posterior, dtype=float)
+        return np.exp(logp - logsumexp(logp))
 
 
 class ConsensusBox(models.Model):

@@ -73,9 +73,7 @@ class PosteriorSerializer(serializers.ModelSerializer):
         fields = ["subject", "task", "labels", "probabilities", "vote_counts", "weighted_counts", "updated_at"]
 
     def get_probabilities(self, obj: SubjectPosterior) -> list[float]:
-        from zooapp.services.retirement import _probs
-
-        return _probs(obj.log_posterior).tolist()
+        return obj.probabilities.tolist()
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):

@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import annotations_for, make_workflow
 from zooapp.models import Classification, Reliability, Retirement, Subject, Volunteer
-from zooapp.services.aggregation import (posterior_probs, workflow_aggregate_all, workflow_recompute,
+from zooapp.services.aggregation import (workflow_aggregate_all, workflow_recompute,
                                          workflow_state_snapshot)
 from zooapp.services.classifications import classification_create
 from zooapp.services.retirement import workflow_rules_reapply, workflow_rules_update
@@ -133,7 +133,7 @@ def test_boxes_become_consensus_boxes_with_p_real(admin_user):
     assert len(consensus) == 1
     assert consensus[0].n_workers == 3 and consensus[0].n_seen == 3
     assert 10 <= consensus[0].x_min <= 11 and consensus[0].p_real > 0.5
-    assert posterior_probs(subject.posteriors.get(task="T0"))[1] > 0.5
+    assert subject.posteriors.get(task="T0").probabilities[1] > 0.5
 
 
 def test_the_refit_feeds_the_population_prior_to_new_volunteers_and_stays_reproducible(admin_user):

@@ -19,7 +19,6 @@ from zooapp.models import (ConsensusBox, Export, ModelVersion, Prediction, Retir
 from zooapp.services.catalogues import credible_interval
 from zooapp.services.classifications import classification_create
 from zooapp.services.exports import ExportRejected, export_file_path, export_start
-from zooapp.services.retirement import _probs
 from zooapp.services.subjects import image_to_display, subject_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +71,7 @@ def test_it_writes_the_galaxy_catalogue_with_values_from_the_database(classified
     first = Subject.objects.filter(workflow=classified, is_gold=False).order_by("id").first()
     row = table[list(table["subject_id"]).index(first.pk)]
     post = SubjectPosterior.objects.get(subject=first, task="T0")
-    probs = _probs(post.log_posterior)
+    probs = post.probabilities
     assert row["ra"] == pytest.approx(first.ra) and row["dec"] == pytest.approx(first.dec)
     assert row["t00_a01_featured_count"] == 3 and row["t00_total_votes"] == 3
     assert row["t00_a01_featured_fraction"] == pytest.approx(1.0)

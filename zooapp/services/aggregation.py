@@ -18,7 +18,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
-from scipy.special import logsumexp
 
 from aggregation.boxes import consensus_for_image
 from aggregation.online import agent_skill, initial_agent_alpha, initial_log_posterior, vote_update
@@ -251,17 +250,11 @@ def _box_fields(row: dict) -> dict:
             "n_seen": int(row["n_seen"])}
 
 
-def posterior_probs(post: SubjectPosterior) -> np.ndarray:
-    logp = np.asarray(post.log_posterior, dtype=float)
-    # Normalise in log space: posteriors after many votes underflow as plain probabilities.
-    return np.exp(logp - logsumexp(logp))
-
-
 def workflow_state_snapshot(*, workflow_id: int) -> dict[str, Any]:
     """The engine state as plain numbers, for comparing the online state with a recompute."""
     rel = {f"{r.volunteer_id}:{r.task}": np.round(r.alpha, 9).tolist()
            for r in Reliability.objects.filter(workflow_id=workflow_id)}
-    post = {f"{p.subject_id}:{p.task}": np.round(posterior_probs(p), 9).tolist()
+    post = {f"{p.subject_id}:{p.task}": np.round(p.probabilities, 9).tolist()
             for p in SubjectPosterior.objects.filter(subject__workflow_id=workflow_id)}
     counts = dict(Subject.objects.filter(workflow_id=workflow_id).values_list("id", "n_classifications"))
     return {"reliabilities": rel, "posteriors": post, "counts": counts}

@@ -21,7 +21,6 @@ from scipy.stats import beta
 from aggregation.schema import TaskTree
 from zooapp.models import (Classification, ConsensusBox, Prediction, Retirement, Subject, SubjectPosterior,
                            Volunteer, Workflow)
-from zooapp.services.retirement import _probs
 
 CREDIBLE_MASS = 0.90
 Progress = Callable[[float], None]
@@ -135,7 +134,7 @@ def _answer_columns(task, post: SubjectPosterior | None, machine: list[float] | 
     probs = np.full(len(task.labels), np.nan)
     if post is not None:
         index = {label: i for i, label in enumerate(post.labels)}
-        stored = _probs(post.log_posterior) if task.type == "single" else None
+        stored = post.probabilities if task.type == "single" else None
         for i, label in enumerate(task.labels):
             if label in index:
                 counts[i] = post.vote_counts[index[label]]

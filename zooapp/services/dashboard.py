@@ -12,7 +12,6 @@ from aggregation.schema import TaskTree
 from zooapp.models import (Classification, ConsensusBox, Export, ModelVersion, Prediction, Reliability, Retirement,
                            RuleChange, Subject, SubjectPosterior, Volunteer, Workflow)
 from zooapp.services import dashboard_charts as charts
-from zooapp.services.retirement import _probs
 
 FORECAST_WINDOW = 50  # retirements used for the recent-rate fit
 
@@ -91,7 +90,7 @@ def max_posteriors(*, workflow: Workflow) -> list[float]:
     """Each classified subject's largest posterior probability for the retirement question."""
     task = workflow.retirement_rules.get("task", "T0")
     posts = SubjectPosterior.objects.filter(subject__workflow=workflow, subject__is_gold=False, task=task)
-    return [float(_probs(p.log_posterior).max()) for p in posts]
+    return [float(p.probabilities.max()) for p in posts]
 
 
 def volunteer_skills(*, workflow: Workflow, top: int = 6) -> list[dict[str, Any]]:
@@ -133,7 +132,7 @@ def machine_agreement(*, workflow: Workflow) -> dict[str, Any]:
     pairs = []
     for post in posts:
         labels = post.labels
-        pairs.append((int(np.argmax(_probs(post.log_posterior))), int(np.argmax(preds[post.subject_id]))))
+        pairs.append((int(np.argmax(post.probabilities)), int(np.argmax(preds[post.subject_id]))))
     matrix = np.zeros((len(labels), len(labels)), dtype=int)
     for human, machine in pairs:
         if human < len(labels) and machine < len(labels):

@@ -19,7 +19,7 @@ from ml.detector import DetectorConfig, detect, train_detector
 from ml.device import runtime
 from zooapp.models import (Classification, GoldAnswer, ModelVersion, Prediction, Subject, SubjectPosterior,
                            Volunteer, Workflow)
-from zooapp.services.retirement import _probs, subjects_retire_if_due
+from zooapp.services.retirement import subjects_retire_if_due
 
 log = logging.getLogger(__name__)
 MIN_TRAINING_SUBJECTS = 20
@@ -40,7 +40,7 @@ def _training_set(workflow: Workflow, tree: TaskTree) -> tuple[list[Path], dict[
                 continue
             votes = np.asarray(post.vote_counts, dtype=float)
             # Retired subjects are known well: their posterior, scaled to the number of votes, is the label.
-            counts[key][i] = _probs(post.log_posterior) * votes.sum() if subject.is_retired else votes
+            counts[key][i] = post.probabilities * votes.sum() if subject.is_retired else votes
     return [Path(s.frames.all()[0].image.path) for s in subjects], counts
 
 
@@ -196,7 +196,7 @@ def _refresh_priorities(workflow: Workflow, subjects: list[Subject], outputs: di
 
 
 def _entropy(post: SubjectPosterior) -> float:
-    p = _probs(post.log_posterior)
+    p = post.probabilities
     # Normalised to [0, 1] by log K so questions with different answer counts compare.
     return float(-(p * np.log(np.clip(p, 1e-12, 1))).sum() / np.log(len(p)))
 

@@ -5,7 +5,6 @@ from typing import Any, Iterable
 
 import numpy as np
 from django.db import transaction
-from scipy.special import logsumexp
 
 from aggregation.retirement import Evidence, RetirementRules, decide
 from zooapp.models import Prediction, Retirement, RuleChange, Subject, SubjectPosterior, Workflow
@@ -15,11 +14,6 @@ class RulesRejected(ValueError):
     pass
 
 
-def _probs(log_posterior: list[float]) -> np.ndarray:
-    logp = np.asarray(log_posterior, dtype=float)
-    return np.exp(logp - logsumexp(logp))  # normalise in log space: long vote runs underflow
-
-
 def _machine_probs(workflow: Workflow, subject_ids: Iterable[int], task: str) -> dict[int, np.ndarray]:
     rows = Prediction.objects.filter(model_version__workflow=workflow, model_version__serving=True,
                                      model_version__kind="classifier", subject_id__in=subject_ids, task=task)
@@ -27,7 +21,7 @@ def _machine_probs(workflow: Workflow, subject_ids: Iterable[int], task: str) ->
 
 
 def _evidence(subject: Subject, posterior: SubjectPosterior | None, machine: np.ndarray | None) -> Evidence:
-    probs = _probs(posterior.log_posterior) if posterior else np.array([])
+    probs = posterior.probabilities if posterior else np.array([])
     return Evidence(n_classifications=subject.n_classifications, posterior=probs, box_risk=subject.box_risk,
                     machine_probs=machine)
 

@@ -27,7 +27,7 @@ from ml.active import entropy, queue_priority
 from zooapp.celery import app as celery_app
 from zooapp.models import Prediction, Subject, SubjectPosterior, SubjectTruth, Volunteer, Workflow
 from zooapp.selection import queue_next
-from zooapp.services.aggregation import posterior_probs, workflow_aggregate_all
+from zooapp.services.aggregation import workflow_aggregate_all
 from zooapp.services.classifications import classification_create
 from zooapp.services.simulation.crowd import CrowdConfig, SimVolunteer, classify_walk, crowd_member
 from zooapp.services.simulation.policies import Policy
@@ -173,5 +173,5 @@ def priorities_refresh(*, workflow: Workflow) -> None:
 
 
 def _normalised_entropy(post: SubjectPosterior) -> float:
-    p = posterior_probs(post)
+    p = post.probabilities
     return float(entropy(p) / np.log(len(p)))

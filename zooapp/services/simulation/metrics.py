@@ -23,7 +23,6 @@ from aggregation.boxes.geometry import iou_matrix
 from aggregation.schema import TaskTree
 from zooapp.models import (Classification, ConsensusBox, Prediction, Retirement, Subject, SubjectPosterior,
                            SubjectTruth, Volunteer, Workflow)
-from zooapp.services.aggregation import posterior_probs
 
 BOX_MATCH_IOU = 0.3
 N_BINS = 10
@@ -37,7 +36,7 @@ def _labels_of(workflow: Workflow, subjects: list[Subject], tree: TaskTree, esti
             votes = np.asarray(post.vote_counts, dtype=float)
             probs = votes / votes.sum() if votes.sum() > 0 else None
         else:
-            probs = posterior_probs(post)
+            probs = post.probabilities
         if probs is not None and post.task in tree.tasks and tree.tasks[post.task].type == "single":
             out[(post.subject_id, post.task)] = probs
     machine = Retirement.objects.filter(subject__in=subjects, reason="machine_threshold").values_list("subject_id")
