@@ -15,7 +15,7 @@ import pandas as pd
 
 from aggregation.registry import get_aggregator
 
-DEFAULT_DATA = Path("/work/shared/data/truth-inference-benchmarks")
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "truth-inference-benchmarks"
 OURS = ("majority", "online", "ds", "hierarchical")
 # The PyMC model runs with a reduced ADVI budget, and only where it finishes in minutes; without gold
 # the online engine learns only from its own posteriors (SWAP's unsupervised mode).

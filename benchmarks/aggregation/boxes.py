@@ -19,7 +19,7 @@ from aggregation.boxes import LeanBoxAggregator, MajorityBoxAggregator, iou_matr
 from aggregation.boxes.candidates import build_candidates
 from aggregation.boxes.model import score_candidates
 
-DEFAULT_DATA = Path("/work/shared/data/lean-crowdsourcing-pedestrian-boxes")
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "lean-crowdsourcing-pedestrian-boxes"
 CORNERS = ["x_min", "y_min", "x_max", "y_max"]
 
 

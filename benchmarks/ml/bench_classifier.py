@@ -8,7 +8,7 @@ Usage (from the repository root)::
    accuracy 0.8 each), predict 1,000 held-out galaxies (seed 200) and score the
    argmax of the predicted fractions against the generator's truth, per question
    (galaxies where the question has a true answer).
-2. GZ1 (/work/shared/data/gz1_sdss_subset, real SDSS images): classes mapped onto
+2. GZ1 (../shared/data/gz1_sdss_subset, real SDSS images): classes mapped onto
    the demo tree (elliptical -> smooth; spiral -> featured, not edge-on, spiral;
    edge_on -> featured, edge-on; dont_know -> artifact; mergers left out), one
    vote per galaxy, 80/20 split (seed 0).  Three models on the same split:

@@ -19,7 +19,7 @@ from ml.synth import synth_survey
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
 DEMO_TREE = ROOT / "zooapp" / "demo" / "workflow.json"
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # shared/ sits beside the checkout
 
 
 def demo_tree() -> TaskTree:
