@@ -42,8 +42,17 @@ demo: migrate
 	@echo ""
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# Without PYTEST_ARGS the browser tests run in a process of their own. In one process with them (their
+# live-server thread and Playwright's event loop) the suite died of a heap corruption in a later test, twice
+# in full-suite order, in CI and here; run apart it never did. The root cause is not found: see docs/ARCHITECTURE.md.
 test: install browser
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@$(BIN)/python -m pytest --ignore=tests/browser; rest=$$?; \
+	$(BIN)/python -m pytest tests/browser; browser=$$?; \
+	echo "make test: rest of the suite exit $$rest, browser tests exit $$browser"; exit $$((rest | browser))
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 bench: install
 	$(BIN)/pip install --quiet -e ".[test,bench]"

@@ -12,8 +12,8 @@ is touched.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,34 @@ from scipy import sparse
 VOTE_COLUMNS = ("task", "worker", "label")
 GOLD_COLUMNS = ("task", "label")
 BOX_COLUMNS = ("task", "worker", "x_min", "y_min", "x_max", "y_max")
+CORNERS = list(BOX_COLUMNS[2:])  # a box's corners in image pixels, origin top-left (a list: pandas indexes by it)
 SEEN_COLUMNS = ("task", "worker")
 
 
 def _show(value) -> str:
     """repr() of a cell as the user wrote it (a numpy scalar shows as its Python value)."""
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def dataclass_from_json(cls, data: Any, *, what: str, key_word: str):
+    """Build the dataclass ``cls`` from stored JSON, naming the first unknown key and the valid ones.
+
+    One home for the check that `RetirementRules` and `EngineState` both need, so that a typo in a stored
+    setting is a ``ValueError`` that says what to write instead, never a silent default.
+
+    >>> from aggregation.retirement import RetirementRules
+    >>> dataclass_from_json(RetirementRules, {"typo": 1}, what="retirement rules", key_word="retirement rule")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown retirement rule 'typo'; valid keys: ...
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what} must be a JSON object")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"unknown {key_word} {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
+    return cls(**data)
 
 
 def _require_frame(df, columns: Sequence[str], what: str) -> pd.DataFrame:
@@ -55,6 +77,9 @@ def validate_votes(df) -> pd.DataFrame:
     out = _require_frame(df, VOTE_COLUMNS, "votes")
     if out.empty:
         raise ValueError("votes is empty: there is nothing to aggregate")
+    blank = out["label"].map(lambda v: isinstance(v, str) and not v.strip())
+    if blank.any():
+        raise ValueError(f"votes row {_show(out.index[blank.to_numpy()][0])} has a blank label")
     return out
 
 
@@ -73,7 +98,7 @@ def validate_gold(df, votes: pd.DataFrame) -> pd.DataFrame:
 def validate_boxes(df) -> pd.DataFrame:
     """Check a box table: numeric, finite corners with ``x_min <= x_max`` and ``y_min <= y_max``."""
     out = _require_frame(df, BOX_COLUMNS, "boxes")
-    coords = ["x_min", "y_min", "x_max", "y_max"]
+    coords = list(CORNERS)
     if out.empty:
         # An image nobody drew on is valid; an empty CSV column has no dtype worth checking.
         return out.astype({c: float for c in coords})
@@ -134,6 +159,28 @@ class EncodedVotes:
         return sparse.csr_matrix((data, (self.task, self.worker * k + self.label)), shape=shape)
 
 
+def class_order_key(value) -> tuple:
+    """Sort key of a class: numbers (and numeric strings) by value first, then the rest as text.
+
+    Sorting "10" before "2", as plain strings do, would make ties and column order depend on spelling.
+    """
+    try:
+        return (0, float(value), str(value))
+    except (TypeError, ValueError):
+        return (1, 0.0, str(value))
+
+
+def decide_labels(posterior: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """(n_tasks,) index of the most probable class; ties go to the larger prior, then the first class.
+
+    Probabilities within 1e-9 of the row maximum count as tied: EM's rounding must not pick the winner.
+    """
+    top = posterior.max(axis=1, keepdims=True)
+    tied = posterior >= top - 1e-9
+    # Among tied classes the prior decides; argmax takes the first of equal priors (class order).
+    return np.argmax(np.where(tied, np.asarray(prior, dtype=float)[None, :] + 1.0, 0.0), axis=1)
+
+
 def encode_votes(votes: pd.DataFrame, gold: pd.DataFrame | None = None,
                  classes: Sequence | None = None) -> EncodedVotes:
     """Validate and integer-encode votes (and gold) in one step."""
@@ -144,7 +191,10 @@ def encode_votes(votes: pd.DataFrame, gold: pd.DataFrame | None = None,
     seen_labels = pd.unique(pd.concat([pd.Series(vote_labels), gold["label"]]) if gold is not None
                             else pd.Series(vote_labels))
     if classes is None:
-        classes_arr = np.array(sorted(seen_labels, key=lambda v: (str(type(v)), v)), dtype=object)
+        unused = sorted(set(gold["label"]) - set(vote_labels), key=class_order_key) if gold is not None else []
+        if unused:
+            raise ValueError(f"gold label {_show(unused[0])} is not the answer of any vote")
+        classes_arr = np.array(sorted(seen_labels, key=class_order_key), dtype=object)
     else:
         classes_arr = np.array(list(classes), dtype=object)
         unknown = set(seen_labels) - set(classes_arr)
@@ -188,7 +238,10 @@ class VoteAggregator:
         posterior = self._fit_encoded(enc)
         self.classes_ = enc.classes
         self.probas_ = pd.DataFrame(posterior, index=enc.tasks, columns=pd.Index(enc.classes, name="label"))
-        self.labels_ = pd.Series(enc.classes[np.argmax(posterior, axis=1)], index=enc.tasks, name="label")
+        prior = getattr(self, "class_prior_", None)
+        if prior is None:
+            prior = np.bincount(enc.label, minlength=enc.n_classes)
+        self.labels_ = pd.Series(enc.classes[decide_labels(posterior, prior)], index=enc.tasks, name="label")
         return self
 
     def fit_predict(self, votes: pd.DataFrame, gold: pd.DataFrame | None = None) -> pd.Series:

@@ -24,6 +24,19 @@ from .base import EncodedVotes, VoteAggregator, clamp_gold
 # zero, so one careless answer cannot make a later correction impossible.
 _EPS = 1e-12
 
+# The most gold votes that teach one agent one question. Gold is a training signal (Marshall et al.
+# 2016, §2.2; Beck et al. 2018, §3.1, who stop showing gold once a volunteer is trained), and it is
+# the one signal a volunteer can learn in advance: answers leak through feedback to throwaway
+# sessions. Past the cap, only agreement with the crowd (the unsupervised update) moves the agent,
+# so a gold-only agent's expected confusion stays at most (alpha0_kk + n_k) / (alpha0_k + n_k) with
+# sum_k n_k <= GOLD_EVIDENCE_CAP: with the default prior (4, 0.65) a bounded vote weight.
+GOLD_EVIDENCE_CAP = 20
+
+
+def gold_evidence_weight(n_gold: int, *, cap: int | None = GOLD_EVIDENCE_CAP) -> float:
+    """The pseudo-count the next gold vote adds for an agent that has had ``n_gold``: 1 below ``cap``, then 0."""
+    return 1.0 if cap is None or n_gold < cap else 0.0
+
 
 def initial_agent_alpha(n_classes: int, *, prior: np.ndarray | None = None, strength: float = 4.0,
                         skill: float = 0.65) -> np.ndarray:
@@ -72,7 +85,8 @@ def initial_log_posterior(n_classes: int, *, prior: np.ndarray | None = None) ->
 
 
 def vote_update(*, agent_alpha: np.ndarray, subject_log_posterior: np.ndarray, label: int,
-                gold: int | None = None, unsupervised_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                gold: int | None = None, unsupervised_weight: float = 0.0,
+                gold_weight: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """One SWAP step for one vote; pure (the inputs are never changed).
 
     Parameters
@@ -84,12 +98,14 @@ def vote_update(*, agent_alpha: np.ndarray, subject_log_posterior: np.ndarray, l
     label : int
         Index of the answer given.
     gold : int, optional
-        The subject's known class.  The agent then learns ``alpha[gold, label] += 1``
+        The subject's known class.  The agent then learns ``alpha[gold, label] += gold_weight``
         and the subject's posterior is returned unchanged.
     unsupervised_weight : float
         Without gold, after the subject update the agent learns
         ``alpha[:, label] += unsupervised_weight * p_new`` (SWAP's
         "supervised and unsupervised" mode); 0 turns this off.
+    gold_weight : float
+        The pseudo-count a gold vote adds (see :func:`gold_evidence_weight`); 1 is SWAP's rule.
 
     Returns
     -------
@@ -102,8 +118,10 @@ def vote_update(*, agent_alpha: np.ndarray, subject_log_posterior: np.ndarray, l
         raise ValueError(f"agent_alpha has shape {alpha.shape}, expected ({k}, {k})")
     if not 0 <= label < k or (gold is not None and not 0 <= gold < k):
         raise ValueError(f"label and gold must be class indices in [0, {k})")
+    if not gold_weight >= 0:
+        raise ValueError(f"gold_weight must be >= 0, got {gold_weight!r}")
     if gold is not None:
-        alpha[gold, label] += 1.0
+        alpha[gold, label] += gold_weight
         return alpha, log_post
     expected = alpha[:, label] / alpha.sum(axis=1)
     log_post = log_post + np.log(np.maximum(expected, _EPS))
@@ -165,6 +183,8 @@ class OnlineSWAP(VoteAggregator):
         Subject prior; uniform by default.
     unsupervised_weight : float
         See :func:`vote_update`.
+    gold_cap : int, optional
+        Gold votes that teach each agent (:func:`gold_evidence_weight`); None (the published rule): all.
     classes : sequence, optional
         The answers in order (e.g. ``Task.labels``); default: sorted labels seen.
     progress : bool
@@ -186,13 +206,14 @@ class OnlineSWAP(VoteAggregator):
     """
 
     def __init__(self, *, strength: float = 4.0, skill: float = 0.65, agent_prior: np.ndarray | None = None,
-                 class_prior: np.ndarray | None = None, unsupervised_weight: float = 0.0, classes=None,
-                 progress: bool = False):
+                 class_prior: np.ndarray | None = None, unsupervised_weight: float = 0.0,
+                 gold_cap: int | None = None, classes=None, progress: bool = False):
         self.strength = strength
         self.skill = skill
         self.agent_prior = agent_prior
         self.class_prior = class_prior
         self.unsupervised_weight = unsupervised_weight
+        self.gold_cap = gold_cap
         self.classes = classes
         self.progress = progress
 
@@ -201,12 +222,15 @@ class OnlineSWAP(VoteAggregator):
         start = initial_agent_alpha(k, prior=self.agent_prior, strength=self.strength, skill=self.skill)
         log_post = np.tile(initial_log_posterior(k, prior=self.class_prior), (len(enc.tasks), 1))
         alphas = [start] * len(enc.workers)
+        n_gold = [0] * len(enc.workers)
         rows = zip(enc.task.tolist(), enc.worker.tolist(), enc.label.tolist())
         for t, w, lab in tqdm(rows, total=len(enc.task), disable=not self.progress, desc="online SWAP"):
             gold = int(enc.gold[t]) if enc.gold[t] >= 0 else None
+            weight = gold_evidence_weight(n_gold[w], cap=self.gold_cap)
             alphas[w], log_post[t] = vote_update(agent_alpha=alphas[w], subject_log_posterior=log_post[t],
-                                                 label=lab, gold=gold,
+                                                 label=lab, gold=gold, gold_weight=weight,
                                                  unsupervised_weight=self.unsupervised_weight)
+            n_gold[w] += int(gold is not None)
         self.worker_alpha_ = dict(zip(enc.workers, alphas))
         self.log_posterior_ = log_post
         # The stored state of a gold subject stays at its prior; what it reports is its known class.

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from .boxes import LeanBoxAggregator, MajorityBoxAggregator
 from .online import OnlineSWAP
-from .votes.dawid_skene import DawidSkene
+from .votes.auto import AutoDawidSkene
+from .votes.dawid_skene import EBCC, MACE, DawidSkene, OneCoinDawidSkene, SubtypeMixture
 from .votes.hierarchical import HierarchicalDS
 from .votes.majority import MajorityVote
 
@@ -15,6 +16,11 @@ AGGREGATORS: dict[str, type] = {
     "majority": MajorityVote,
     "online": OnlineSWAP,
     "ds": DawidSkene,
+    "one_coin": OneCoinDawidSkene,
+    "mace": MACE,
+    "mixture": SubtypeMixture,
+    "ebcc": EBCC,
+    "auto": AutoDawidSkene,
     "hierarchical": HierarchicalDS,
 }
 

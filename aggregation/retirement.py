@@ -10,9 +10,11 @@ and the GZX machine gate (retire when the classifier is confident enough).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from .base import dataclass_from_json
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,7 @@ class RetirementRules:
     @classmethod
     def from_dict(cls, data: dict) -> "RetirementRules":
         """Build rules from stored JSON; ``ValueError`` names an unknown key or a bad value."""
-        if not isinstance(data, dict):
-            raise ValueError("retirement rules must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown retirement rule {unknown[0]!r}; valid keys: {', '.join(sorted(known))}")
-        return cls(**data)
+        return dataclass_from_json(cls, data, what="retirement rules", key_word="retirement rule")
 
     def to_dict(self) -> dict:
         """Return the rules as a JSON-ready dict (the inverse of :meth:`from_dict`)."""

@@ -29,9 +29,13 @@ Examples
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from .base import CORNERS
 
 QUESTION_TYPES = ("single", "multiple")
 TASK_TYPES = QUESTION_TYPES + ("drawing",)
@@ -162,22 +166,27 @@ class TaskTree:
         self._check_acyclic()
 
     def _check_acyclic(self) -> None:
-        # Depth-first walk with an explicit stack; a cycle would let a client loop forever.
-        state: dict[str, int] = {}
+        # Depth-first walk with an explicit stack, so a long uploaded tree cannot hit Python's recursion
+        # limit; a cycle would let a client loop forever. A key on the stack's path is "open".
+        done: set[str] = set()
+        open_keys = {self.first_task}
+        stack = [(self.first_task, iter(self._successors(self.first_task)))]
+        while stack:
+            key, successors = stack[-1]
+            nxt = next(successors, None)
+            if nxt is None:
+                stack.pop()
+                open_keys.discard(key)
+                done.add(key)
+            elif nxt in open_keys:
+                raise SchemaError(f"the task tree has a cycle through {nxt!r}")
+            elif nxt not in done:
+                open_keys.add(nxt)
+                stack.append((nxt, iter(self._successors(nxt))))
 
-        def visit(key: str) -> None:
-            if state.get(key) == 1:
-                raise SchemaError(f"the task tree has a cycle through {key!r}")
-            if state.get(key) == 2:
-                return
-            state[key] = 1
-            task = self.tasks[key]
-            for nxt in {a.next for a in task.answers} | {task.next}:
-                if nxt is not None:
-                    visit(nxt)
-            state[key] = 2
-
-        visit(self.first_task)
+    def _successors(self, key: str) -> list[str]:
+        task = self.tasks[key]
+        return sorted({a.next for a in task.answers if a.next is not None} | ({task.next} - {None}))
 
 
 def _parse_task(key: str, raw: Mapping[str, Any]) -> Task:
@@ -249,7 +258,7 @@ def _validate_box(key: str, mark: Any, tools: Mapping[str, Tool], width: int, he
     if tool not in tools:
         raise AnnotationError(f"task {key!r}: unknown tool {tool!r}")
     coords = {}
-    for name in ("x_min", "y_min", "x_max", "y_max"):
+    for name in CORNERS:
         v = mark.get(name)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise AnnotationError(f"task {key!r}: {name} must be a finite number")
@@ -259,3 +268,20 @@ def _validate_box(key: str, mark: Any, tools: Mapping[str, Tool], width: int, he
     if coords["x_min"] < 0 or coords["y_min"] < 0 or coords["x_max"] > width or coords["y_max"] > height:
         raise AnnotationError(f"task {key!r}: a box lies outside the {width}x{height} image")
     return {"tool": tool, **coords}
+
+
+TREES_DIR = Path(__file__).resolve().parent / "trees"
+
+
+def galaxy_zoo_tree() -> TaskTree:
+    """The Galaxy-Zoo-style morphology tree (``aggregation/trees/galaxy_zoo.json``).
+
+    It lives with the schema, not in the platform, because the synthetic survey,
+    the trainers' command line and the demo workflow all speak it.
+
+    Examples
+    --------
+    >>> galaxy_zoo_tree().tasks["T0"].labels
+    ['smooth', 'featured', 'artifact']
+    """
+    return TaskTree.from_dict(json.loads((TREES_DIR / "galaxy_zoo.json").read_text()))

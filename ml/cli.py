@@ -1,4 +1,4 @@
-"""Command line: ``python -m ml {synth,train-classifier,train-detector,predict,detect}``.
+"""Command line: ``python -m ml {synth,train-classifier,train-detector,predict,detect,train-diffusion,generate}``.
 
 Every command shows tqdm progress bars; bad arguments or unreadable inputs print
 one ``error: ...`` line and exit with status 2 (no traceback).
@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from aggregation.schema import SchemaError, TaskTree
+from aggregation.schema import SchemaError, TaskTree, galaxy_zoo_tree
+from ml.classifier.model import ClassifierConfig
+from ml.detector.model import DetectorConfig
+from ml.diffusion.commands import add_diffusion_commands
 
-DEMO_TREE = Path(__file__).resolve().parent.parent / "zooapp" / "demo" / "workflow.json"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -46,8 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True, help="number of galaxies")
     p.add_argument("--out", type=Path, required=True, help="output folder (PNGs + manifest.csv)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=64, help="image side in pixels")
+    p.add_argument("--size", type=int, default=256, help="image side in pixels (0.396 arcsec each)")
     p.set_defaults(run=_run_synth)
+    p = sub.add_parser("inject", help="inject clumps with known positions into real galaxy images")
+    p.add_argument("--images", type=Path, required=True, help="folder of real .png/.jpg cutouts")
+    p.add_argument("--out", type=Path, required=True, help="output folder (PNGs + manifest.csv)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_run_inject)
     _add_train_classifier(sub)
     _add_train_detector(sub)
     p = sub.add_parser("predict", help="classifier predictions (fractions, BALD, entropy) to CSV")
@@ -55,12 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--images", type=Path, required=True, help="folder of images (manifest.csv order if present)")
     p.add_argument("--out", type=Path, required=True, help="output CSV")
     p.set_defaults(run=_run_predict)
-    p = sub.add_parser("detect", help="clump detections to CSV")
+    p = sub.add_parser("detect", help="clump detections to CSV (image, x_min, y_min, x_max, y_max, score)")
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--images", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="output CSV")
-    p.add_argument("--threshold", type=float, default=0.5, help="minimum score")
+    p.add_argument("--threshold", type=float, help="minimum score (default: the one picked on the training "
+                                                   "run's validation images)")
     p.set_defaults(run=_run_detect)
+    add_diffusion_commands(sub)
     return parser
 
 
@@ -68,12 +77,16 @@ def _add_train_classifier(sub) -> None:
     p = sub.add_parser("train-classifier", help="train the decision-tree classifier on vote counts")
     p.add_argument("--images", type=Path, required=True, help="folder with images and manifest.csv")
     p.add_argument("--out", type=Path, required=True, help="model folder (checkpoint.pt, best.pt)")
-    p.add_argument("--tree", type=Path, default=DEMO_TREE, help="workflow JSON (default: the demo tree)")
+    p.add_argument("--tree", type=Path, help="workflow JSON (default: the Galaxy Zoo tree)")
     votes = p.add_mutually_exclusive_group(required=True)
     votes.add_argument("--votes", type=Path, help="CSV with columns task (manifest id), question, label[, count]")
     votes.add_argument("--simulate-votes", type=int, metavar="N", help="N simulated volunteers from truth_* columns")
     p.add_argument("--accuracy", type=float, default=0.8, help="simulated volunteers' accuracy")
-    _add_common_training(p, epochs=10, batch_size=64, lr=1e-3)
+    _add_common_training(p, steps=ClassifierConfig.steps, batch_size=64, lr=1e-3)
+    p.add_argument("--min-steps", type=int, default=ClassifierConfig.min_steps, help="floor on a fresh run's steps")
+    p.add_argument("--finetune-steps", type=int, default=ClassifierConfig.finetune_steps,
+                   help="steps when warm-starting from --init-checkpoint")
+    p.add_argument("--init-checkpoint", type=Path, help="warm start: fine-tune an earlier classifier")
     p.add_argument("--encoder", default="small_cnn")
     p.add_argument("--n-ensemble", type=int, default=2)
     p.set_defaults(run=_run_train_classifier)
@@ -86,12 +99,22 @@ def _add_train_detector(sub) -> None:
                                                "y_max[, p_real]; default: the manifest's true clumps")
     p.add_argument("--out", type=Path, required=True, help="model folder")
     p.add_argument("--classifier", type=Path, help="classifier checkpoint for a galaxy-trained backbone")
-    _add_common_training(p, epochs=10, batch_size=8, lr=1e-3)
+    p.add_argument("--resize", type=int, metavar="PX", help="old fixed-size mode: shrink every image to PX "
+                                                             "(default: native resolution, tiles of --tile px)")
+    p.add_argument("--tile", type=int, default=192, help="side of the native-resolution training tiles")
+    p.add_argument("--scale-range", type=float, nargs=2, default=(0.7, 1.4), metavar=("LOW", "HIGH"),
+                   help="random rescaling of native tiles (tile px per file px)")
+    p.add_argument("--anchors-from", type=Path, metavar="BOXES_CSV",
+                   help="also set anchors from Clump Scout consensus boxes (columns x1, y1, x2, y2; 400-px frame)")
+    p.add_argument("--val-fraction", type=float, default=DetectorConfig.val_fraction,
+                   help="held-out images that pick the score threshold")
+    _add_common_training(p, steps=DetectorConfig.steps, batch_size=8, lr=1e-3)
     p.set_defaults(run=_run_train_detector)
 
 
-def _add_common_training(p, *, epochs: int, batch_size: int, lr: float) -> None:
-    p.add_argument("--epochs", type=int, default=epochs)
+def _add_common_training(p, *, steps: int, batch_size: int, lr: float) -> None:
+    p.add_argument("--steps", type=int, default=steps, help="optimizer steps (a fresh classifier takes at least "
+                                                            "its min_steps)")
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0)
@@ -121,16 +144,27 @@ def _run_synth(args) -> None:
     print(f"wrote {len(manifest)} galaxies to {args.out}")
 
 
+def _run_inject(args) -> None:
+    from ml.inject import inject_survey
+
+    images, _ = list_images(args.images)
+    manifest = inject_survey(images, args.out, seed=args.seed)
+    print(f"wrote {len(manifest)} galaxies with injected clumps to {args.out}")
+
+
 def _run_train_classifier(args) -> None:
-    from ml.classifier import ClassifierConfig, train_classifier
+    from ml.classifier import train_classifier
 
     images, manifest = list_images(args.images)
     if manifest is None:
         raise UsageError(f"{args.images} needs a manifest.csv naming its galaxies")
-    tree = TaskTree.from_dict(_read_json(args.tree))
+    tree = TaskTree.from_dict(_read_json(args.tree)) if args.tree else galaxy_zoo_tree()
     counts = _vote_counts(args, manifest, tree)
-    cfg = ClassifierConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                           encoder=args.encoder, n_ensemble=args.n_ensemble, out_dir=str(args.out), resume=args.resume)
+    cfg = ClassifierConfig(steps=args.steps, min_steps=args.min_steps, finetune_steps=args.finetune_steps,
+                           batch_size=args.batch_size,
+                           lr=args.lr, seed=args.seed, encoder=args.encoder, n_ensemble=args.n_ensemble,
+                           out_dir=str(args.out), resume=args.resume,
+                           init_checkpoint=str(args.init_checkpoint) if args.init_checkpoint else None)
     result = train_classifier(cfg, images=images, vote_counts=counts, tree=tree)
     print(json.dumps({**result, "checkpoint": str(result["checkpoint"])}, indent=2))
 
@@ -157,15 +191,33 @@ def _vote_counts(args, manifest: pd.DataFrame, tree: TaskTree) -> dict[str, np.n
 
 
 def _run_train_detector(args) -> None:
-    from ml.detector import DetectorConfig, train_detector
+    from ml.detector import train_detector
 
     images, manifest = list_images(args.images)
     boxes = _detector_boxes(args.boxes, manifest, len(images))
-    cfg = DetectorConfig(backbone="classifier" if args.classifier else "scratch", epochs=args.epochs,
+    cfg = DetectorConfig(backbone="classifier" if args.classifier else "scratch", steps=args.steps,
                          batch_size=args.batch_size, lr=args.lr, seed=args.seed, out_dir=str(args.out),
-                         resume=args.resume)
+                         resume=args.resume, val_fraction=args.val_fraction, **_resolution(args, boxes))
     result = train_detector(cfg, images=images, boxes=boxes, classifier_checkpoint=args.classifier)
     print(json.dumps({**result, "checkpoint": str(result["checkpoint"])}, indent=2))
+
+
+def _resolution(args, boxes: pd.DataFrame) -> dict:
+    """Native tiles (or the old resize) and anchors from the training boxes' sizes (plus Clump Scout's)."""
+    from ml.detector.anchors import anchor_sizes_from, box_sides, clump_scout_sides
+
+    if args.resize is not None:
+        if args.resize < 16:
+            raise UsageError(f"--resize must be at least 16 px, got {args.resize}")
+        return {"image_size": args.resize}
+    low, high = args.scale_range
+    if args.tile < 32 or not 0 < low <= high:
+        raise UsageError("--tile must be at least 32 px and --scale-range needs 0 < LOW <= HIGH")
+    sides = box_sides(boxes) if len(boxes) else np.zeros(0)
+    if args.anchors_from is not None:
+        sides = np.concatenate([sides, clump_scout_sides(args.anchors_from)])
+    anchors = anchor_sizes_from(sides, scale_range=(low, high)) if len(sides) else DetectorConfig.anchor_sizes
+    return {"native": True, "image_size": args.tile, "scale_range": (low, high), "anchor_sizes": anchors}
 
 
 def _detector_boxes(path: Path | None, manifest: pd.DataFrame | None, n_images: int) -> pd.DataFrame:
@@ -210,9 +262,10 @@ def _run_detect(args) -> None:
     from ml.detector import detect
 
     images, _ = list_images(args.images)
-    found = detect(args.checkpoint, images=images, score_threshold=args.threshold)
-    found.insert(1, "file", [images[i].name for i in found["task"]])
-    _write_csv(found, args.out)
+    found = detect(args.checkpoint, images=images, score_threshold=args.threshold, progress=True)
+    # Issue #4's detections contract: one row per clump, named by the image file.
+    found.insert(0, "image", [images[i].name for i in found["task"]])
+    _write_csv(found.drop(columns="task"), args.out)
 
 
 def _read_json(path: Path) -> dict:

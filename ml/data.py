@@ -43,14 +43,45 @@ def load_images(paths: Sequence[Path], size: int, *, progress: bool = False) -> 
     out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     sizes = np.empty((len(paths), 2), dtype=np.int64)
     for i, path in enumerate(tqdm(paths, desc="load images", disable=not progress)):
-        try:
-            with Image.open(path) as im:
-                sizes[i] = im.size
-                rgb = im.convert("RGB").resize((size, size), Image.BILINEAR)
-        except (OSError, UnidentifiedImageError) as exc:
-            raise ImageLoadError(f"cannot read image {path}: {exc}") from exc
-        out[i] = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)
+        rgb = _read_rgb(path)
+        sizes[i] = rgb.size
+        out[i] = torch.from_numpy(np.asarray(rgb.resize((size, size), Image.BILINEAR)).copy()).permute(2, 0, 1)
     return out, sizes
+
+
+def load_native_images(paths: Sequence[Path], *, progress: bool = False) -> list[torch.Tensor]:
+    """Read images as RGB at their file size: a list of ``(3, H_i, W_i)`` uint8 tensors.
+
+    Raises
+    ------
+    ImageLoadError
+        Naming the first file that cannot be read; nothing is returned.
+    """
+    if len(paths) == 0:
+        raise ImageLoadError("no images given")
+    out = []
+    for path in tqdm(paths, desc="load images", disable=not progress):
+        rgb = np.asarray(_read_rgb(path)).copy()
+        out.append(torch.from_numpy(rgb).permute(2, 0, 1).contiguous())
+    return out
+
+
+def _read_rgb(path: Path) -> Image.Image:
+    """One file as a fully decoded RGB image; ImageLoadError naming the file if it cannot be read."""
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")  # convert() decodes now, before the file is closed
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ImageLoadError(f"cannot read image {path}: {exc}") from exc
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded ``(train, validation)`` index arrays, each sorted; ``round(n * val_fraction)`` are held out."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = round(n * val_fraction)
+    if n - n_val < 1:
+        raise ValueError(f"{n} images leave nothing to train on with val_fraction={val_fraction}")
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -64,12 +95,15 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.flip(x, dims=(-1,)) if k >= 4 else x
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, max_rotation_deg: float = 15.0) -> torch.Tensor:
+def augment(x: torch.Tensor, generator: torch.Generator,
+            max_rotation_deg: float = 15.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Random dihedral symmetry plus a small random rotation per image.
 
     A galaxy's class does not depend on its orientation on the sky (Dieleman et
-    al. 2015), so quarter turns and flips are exact, loss-free augmentations;
-    the extra small rotation fills the angles between them.
+    al. 2015), so quarter turns are exact, loss-free augmentations and so are
+    flips, except for the sense of spiral winding: the caller swaps those labels
+    on the flipped images (:mod:`ml.classifier.chirality`).  The extra small
+    rotation fills the angles between the quarter turns.
 
     Parameters
     ----------
@@ -78,17 +112,20 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_rotation_deg: float
 
     Returns
     -------
-    torch.Tensor
+    images : torch.Tensor
         ``(N, C, H, W)`` augmented copy (the input is not modified).
+    flipped : torch.Tensor
+        ``(N,)`` bool, true where the image was mirrored.
     """
     ks = torch.randint(0, 8, (x.shape[0],), generator=generator)
     x = torch.stack([dihedral(img, int(k)) for img, k in zip(x, ks)])
+    flipped = ks >= 4
     if max_rotation_deg <= 0:
-        return x
+        return x, flipped
     angles = (torch.rand(x.shape[0], generator=generator) * 2 - 1) * math.radians(max_rotation_deg)
     cos, sin = torch.cos(angles), torch.sin(angles)
     theta = torch.stack([torch.stack([cos, -sin, torch.zeros_like(cos)], 1),
                          torch.stack([sin, cos, torch.zeros_like(cos)], 1)], 1).to(x)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # Reflection padding avoids black corners, which the network could learn as a cue.
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False), flipped

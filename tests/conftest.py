@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import uuid
 from pathlib import Path
 
@@ -11,9 +10,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from PIL import Image
 
+from aggregation.schema import galaxy_zoo_tree
 from zooapp.celery import app as celery_app
 
-DEMO_TREE = json.loads((Path(__file__).resolve().parent.parent / "zooapp" / "demo" / "workflow.json").read_text())
+DEMO_TREE = galaxy_zoo_tree().to_dict()
 
 
 def pytest_configure(config):
@@ -50,6 +50,16 @@ def png_bytes(size: int = 64, seed: int = 0) -> bytes:
 
 
 @pytest.fixture
+def fresh_rate_limits():
+    """Empty rate-limit counters before and after a test, for the tests that exercise the limits."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def admin_user(db):
     return get_user_model().objects.create_superuser("admin", "admin@example.org", "admin-pass-123")
 
@@ -72,6 +82,29 @@ def make_workflow(*, owner, n_subjects: int = 5, n_gold: int = 1, tree: dict | N
         if subject.is_gold:
             GoldAnswer.objects.create(subject=subject, task="T0", value="smooth")
     return workflow
+
+
+def arc_vectors(n: int, step_degrees: float) -> np.ndarray:
+    """``(n, 2)`` unit vectors ``step_degrees`` apart: each one's nearest neighbours are its arc neighbours."""
+    angles = np.radians(step_degrees * np.arange(n))
+    return np.stack([np.cos(angles), np.sin(angles)], axis=1)
+
+
+def embeddings_store(workflow, vectors: np.ndarray):
+    """Hand-made embeddings under a new serving classifier version: row i for the i-th subject by id.
+
+    Returns ``(version, subjects)``; the vectors are stored as given (float32), so normalise them first
+    where a test needs unit length.
+    """
+    from zooapp.models import ModelVersion, Subject, SubjectEmbedding
+
+    subjects = list(Subject.objects.filter(workflow=workflow).order_by("id"))
+    version = ModelVersion.objects.create(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, number=1,
+                                          file="unused.pt", n_train=len(subjects), serving=True)
+    SubjectEmbedding.objects.bulk_create(
+        SubjectEmbedding(model_version=version, subject=s, vector=np.asarray(v, dtype="<f4").tobytes())
+        for s, v in zip(subjects, vectors, strict=True))
+    return version, subjects
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "zooapp.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "zooapp.urls"
@@ -102,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "zooapp.access.navigation",
             ],
         },
     },
@@ -142,7 +144,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
-MEDIA_URL = "/media/"
+MEDIA_URL = env_str("MEDIA_URL", "/media/")
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 STORAGES = {
     # Any Django storage backend (e.g. an S3 one) can hold the media, so web processes stay stateless.
@@ -157,10 +159,24 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024 * 
 ZOOLOOP_MAX_IMAGE_BYTES = env_int("ZOOLOOP_MAX_IMAGE_BYTES", 20 * 1024 * 1024)
 ZOOLOOP_MAX_IMAGE_PIXELS = env_int("ZOOLOOP_MAX_IMAGE_PIXELS", 40_000_000)
 ZOOLOOP_MODEL_DIR = Path(env_str("ZOOLOOP_MODEL_DIR", str(VAR_DIR / "models")))
-ZOOLOOP_CLASSIFIER_EPOCHS = env_int("ZOOLOOP_CLASSIFIER_EPOCHS", 10)
-ZOOLOOP_DETECTOR_EPOCHS = env_int("ZOOLOOP_DETECTOR_EPOCHS", 10)
+# Training budgets in optimizer steps (ml.classifier.ClassifierConfig, ml.detector.DetectorConfig).
+ZOOLOOP_CLASSIFIER_STEPS = env_int("ZOOLOOP_CLASSIFIER_STEPS", 300)
+ZOOLOOP_CLASSIFIER_MIN_STEPS = env_int("ZOOLOOP_CLASSIFIER_MIN_STEPS", 200)  # the fresh-model floor
+ZOOLOOP_CLASSIFIER_FINETUNE_STEPS = env_int("ZOOLOOP_CLASSIFIER_FINETUNE_STEPS", 100)
+# Issue #18: generated galaxies (python -m ml generate) added to classifier training for the rare classes.
+ZOOLOOP_GENERATED_DIR = env_str("ZOOLOOP_GENERATED_DIR", "")  # empty: train on real subjects only
+ZOOLOOP_GENERATED_RATIO = float(env_str("ZOOLOOP_GENERATED_RATIO", "1.0"))  # generated per real rare galaxy
+ZOOLOOP_DETECTOR_STEPS = env_int("ZOOLOOP_DETECTOR_STEPS", 400)
 ZOOLOOP_PREDICT_VIEWS = env_int("ZOOLOOP_PREDICT_VIEWS", 8)
 ZOOLOOP_EXPORT_DIR = Path(env_str("ZOOLOOP_EXPORT_DIR", str(VAR_DIR / "exports")))
+
+# Proxies in front of the web processes that each append the connecting address to X-Forwarded-For
+# (1 behind the documented load balancer). 0 ignores the header: a client could write anything there.
+ZOOLOOP_TRUSTED_PROXIES = env_int("ZOOLOOP_TRUSTED_PROXIES", 0)
+if ZOOLOOP_TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"ZOOLOOP_TRUSTED_PROXIES={ZOOLOOP_TRUSTED_PROXIES} must be 0 or more")
+# JSON bodies nested deeper than this are refused with a 400 (the classify tree needs about 4 levels).
+ZOOLOOP_MAX_JSON_DEPTH = env_int("ZOOLOOP_MAX_JSON_DEPTH", 20)
 
 CACHES = {
     "default": {
@@ -183,7 +199,17 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "classify": env_str("RATE_LIMIT_CLASSIFY", "120/min"),
         "signup": env_str("RATE_LIMIT_SIGNUP", "10/hour"),
+        "login": env_str("RATE_LIMIT_LOGIN", "30/hour"),
+        "login_user": env_str("RATE_LIMIT_LOGIN_USER", "10/hour"),
+        "feedback": env_str("RATE_LIMIT_FEEDBACK", "30/hour"),
+        "tag": env_str("RATE_LIMIT_TAG", "60/hour"),
+        "question": env_str("RATE_LIMIT_QUESTION", "300/hour"),
     },
+    # Trust X-Forwarded-For only as far as our own proxies wrote it (see ZOOLOOP_TRUSTED_PROXIES).
+    "NUM_PROXIES": ZOOLOOP_TRUSTED_PROXIES,
+    "DEFAULT_PARSER_CLASSES": ["zooapp.api.BoundedJSONParser",
+                               "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "EXCEPTION_HANDLER": "zooapp.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
@@ -223,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unaggregated": {"task": "zooapp.tasks.aggregate_sweep",
                            "schedule": float(env_int("AGGREGATE_SWEEP_SECONDS", 30))},
     "retrain-models": {"task": "zooapp.tasks.train_sweep", "schedule": float(env_int("RETRAIN_EVERY_SECONDS", 3600))},
+    "clear-expired-sessions": {"task": "zooapp.tasks.sessions_clear",
+                               "schedule": float(env_int("SESSION_CLEAR_SECONDS", 86400))},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
@@ -234,6 +262,19 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every script is an ES module or a file from /static/, and page data comes in json_script blocks
+# (JSON that browsers never execute), so no 'unsafe-inline' is needed for scripts or styles.
+# MEDIA_ORIGIN: the object store's origin when media is not served from this site (e.g. an S3 bucket).
+MEDIA_ORIGIN = env_str("MEDIA_ORIGIN", "")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    f"img-src 'self' data: blob: {MEDIA_ORIGIN}; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'").replace(" ;", ";")
+# Swagger UI (/api/docs/) loads its scripts from a CDN and starts them with an inline script.
+CONTENT_SECURITY_POLICY_API_DOCS = ("default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+                                    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+                                    "img-src 'self' data: https://cdn.jsdelivr.net; object-src 'none'; "
+                                    "frame-ancestors 'none'")
 
 LOGGING = {
     "version": 1,

@@ -7,13 +7,7 @@ from zooapp.services import aggregation as agg_services
 from zooapp.services import exports as export_services
 from zooapp.services import imports as import_services
 from zooapp.services import schedule
-
-
-def _machine():
-    # torch loads only in processes that train or predict: web processes and aggregation workers stay light.
-    from zooapp.services import machine
-
-    return machine
+from zooapp.services import volunteers as volunteer_services
 
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=10)
@@ -33,27 +27,20 @@ def aggregate_sweep() -> int:
     return len(ids)
 
 
-@shared_task(acks_late=True, time_limit=3 * 3600)
-def aggregate_refit_engine(workflow_id: int) -> dict:
-    from zooapp.services.engine_refit import workflow_engine_refit  # PyMC loads only where refits run
-
-    return workflow_engine_refit(workflow_id=workflow_id)
-
-
-@shared_task(acks_late=True)
-def recompute_workflow(workflow_id: int) -> dict:
-    return agg_services.workflow_recompute(workflow_id=workflow_id)
-
-
 @shared_task(acks_late=True, time_limit=6 * 3600)
 def train_classifier(workflow_id: int) -> int | None:
-    version = _machine().classifier_train(workflow_id=workflow_id)
+    # torch loads only in processes that train or predict: web processes and aggregation workers stay light.
+    from zooapp.services.machine.classifier import classifier_train
+
+    version = classifier_train(workflow_id=workflow_id)
     return version.pk if version else None
 
 
 @shared_task(acks_late=True, time_limit=6 * 3600)
 def train_detector(workflow_id: int) -> int | None:
-    version = _machine().detector_train(workflow_id=workflow_id)
+    from zooapp.services.machine.detector import detector_train
+
+    version = detector_train(workflow_id=workflow_id)
     return version.pk if version else None
 
 
@@ -74,10 +61,12 @@ def export_catalogue(export_id: int) -> str:
 
 @shared_task(acks_late=True, time_limit=6 * 3600)
 def import_zooniverse(project_id: int, classifications_path: str, workflows_path: str,
-                      zooniverse_workflow_id: int | None = None, version: str = "", box_convention: str = "auto") -> int:
+                      zooniverse_workflow_id: int | None = None, version: str = "", box_convention: str = "auto",
+                      expert: str = "agent", map_versions: list[str] | None = None) -> int:
     report = import_services.zooniverse_import(
         project_id=project_id, classifications_path=classifications_path, workflows_path=workflows_path,
-        zooniverse_workflow_id=zooniverse_workflow_id, version=version, box_convention=box_convention)
+        zooniverse_workflow_id=zooniverse_workflow_id, version=version, box_convention=box_convention,
+        expert=expert, map_versions=tuple(map_versions or ()))
     return report.workflow.pk
 
 
@@ -87,3 +76,17 @@ def simulate_whatif(workflow_id: int, n_galaxies: int) -> int | None:
 
     result = whatif.workflow_whatif_run(workflow_id=workflow_id, n_galaxies=n_galaxies)
     return result["n_retired"]
+
+
+@shared_task
+def sessions_clear() -> int:
+    """Beat's daily sweep of expired sessions (Django never deletes them itself)."""
+    return volunteer_services.sessions_clear_expired()
+
+
+@shared_task(acks_late=True, time_limit=6 * 3600)
+def predict_embeddings(model_version_id: int) -> int:
+    """Embed a project's subjects with a classifier version (routed to the ML queue by its predict_ name)."""
+    from zooapp.services.embeddings import embeddings_refresh  # loads torch: only ML workers run it
+
+    return embeddings_refresh(model_version_id=model_version_id)

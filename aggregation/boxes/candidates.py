@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .geometry import CORNERS, cluster_boxes, iou_matrix, median_box
+from aggregation.base import CORNERS
+from .geometry import cluster_boxes, iou_matrix, median_box
 
 
 @dataclass(frozen=True)

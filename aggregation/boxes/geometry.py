@@ -11,8 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CORNERS = ["x_min", "y_min", "x_max", "y_max"]
-
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in ``a`` (n, 4) with every box in ``b`` (m, 4); shape (n, m)."""

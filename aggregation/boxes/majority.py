@@ -5,7 +5,7 @@ import pandas as pd
 
 from ..base import validate_boxes, validate_seen
 from .candidates import build_candidates
-from .geometry import CORNERS
+from aggregation.base import CORNERS
 
 
 class MajorityBoxAggregator:

@@ -9,7 +9,8 @@ from ..base import EncodedVotes, VoteAggregator, clamp_gold
 class MajorityVote(VoteAggregator):
     """Vote fractions as probabilities; the reference every model must beat.
 
-    Ties go to the class listed first in ``classes_``.  Gold tasks report their gold class.
+    Ties go to the class with more votes overall, then to the first in ``classes_`` (numbers in numeric
+    order).  Gold tasks report their gold class.
 
     Examples
     --------

@@ -16,7 +16,6 @@ Both strategies share the starting set and every seed.
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 import torch
@@ -33,8 +32,7 @@ def run(strategy: str, args, tree, pool_dir, pool, test_dir, test, votes) -> lis
     curve = []
     for round_ in range(args.rounds + 1):
         idx = np.array(sorted(labelled))
-        epochs = math.ceil(args.steps / math.ceil(idx.size / args.batch_size))
-        cfg = ClassifierConfig(epochs=epochs, batch_size=args.batch_size, n_ensemble=1, mc_samples=args.mc_samples,
+        cfg = ClassifierConfig(steps=args.steps, min_steps=args.steps, batch_size=args.batch_size, n_ensemble=1, mc_samples=args.mc_samples,
                                seed=args.seed, out_dir=str(RESULTS / "models" / f"active_{strategy}"))
         res = train_classifier(cfg, images=[pool_dir / pool["file"][i] for i in idx],
                                vote_counts={k: v[idx] for k, v in votes.items()}, tree=tree,

@@ -2,7 +2,7 @@
 
 Usage (from the repository root)::
 
-    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_detector --sizes 500 1000 --epochs 6 --threads 1 \
+    nice -n 10 .venv/bin/python -m benchmarks.ml.bench_detector --sizes 500 1000 --steps 450 --threads 1 \
         --classifier benchmarks/ml/results/models/clf_synth_2000/best.pt
 
 Uses the classifier checkpoint given by ``--classifier`` as the galaxy-pretrained
@@ -33,14 +33,14 @@ def truth_boxes(manifest: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLS)
 
 
-def backbone(pool_dir: Path, pool: pd.DataFrame, n: int, epochs: int) -> Path:
+def backbone(pool_dir: Path, pool: pd.DataFrame, n: int, steps: int) -> Path:
     """A classifier trained on the first ``n`` pool galaxies with 10 simulated volunteers each."""
-    out = RESULTS / "models" / f"classifier_backbone_{n}_{epochs}"
+    out = RESULTS / "models" / f"classifier_backbone_{n}_{steps}steps"
     if (out / "best.pt").is_file():
         return out / "best.pt"
     part = pool.head(n)
     votes = simulate_votes(part, demo_tree(), n_volunteers=10, accuracy=0.8)
-    cfg = ClassifierConfig(epochs=epochs, n_ensemble=1, out_dir=str(out))
+    cfg = ClassifierConfig(steps=steps, n_ensemble=1, out_dir=str(out))
     return train_classifier(cfg, images=[pool_dir / f for f in part["file"]], vote_counts=votes,
                             tree=demo_tree(), progress=True)["checkpoint"]
 
@@ -55,9 +55,9 @@ def evaluate(ckpt: Path, test_dir: Path, test: pd.DataFrame, thresholds=(0.3, 0.
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=450, help="detector optimizer steps")
     parser.add_argument("--backbone-n", type=int, default=3000, help="classifier training galaxies")
-    parser.add_argument("--backbone-epochs", type=int, default=6)
+    parser.add_argument("--backbone-steps", type=int, default=225)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="detector initialisation, split and augmentation seed")
     parser.add_argument("--backbones", nargs="+", default=["classifier", "scratch"])
@@ -69,18 +69,18 @@ def main() -> None:
     test = test.head(600)
     clf = args.classifier
     if clf is None and "classifier" in args.backbones:
-        clf = backbone(pool_dir, pool, args.backbone_n, args.backbone_epochs)
+        clf = backbone(pool_dir, pool, args.backbone_n, args.backbone_steps)
     runs = []
     for n in args.sizes:
         # Train only on featured face-on galaxies: the others have no clumps and teach little.
         part = pool[(pool.truth_T2 == "no")].head(n).reset_index(drop=True)
         for kind in args.backbones:
             suffix = f"_seed{args.seed}" if args.seed else ""
-            out = RESULTS / "models" / f"detector_{kind}_{n}_{args.epochs}{suffix}"
-            cfg = DetectorConfig(backbone=kind, epochs=args.epochs, out_dir=str(out), val_fraction=0.1, seed=args.seed)
+            out = RESULTS / "models" / f"detector_{kind}_{n}_{args.steps}steps{suffix}"
+            cfg = DetectorConfig(backbone=kind, steps=args.steps, out_dir=str(out), val_fraction=0.1, seed=args.seed)
             res = train_detector(cfg, images=[pool_dir / f for f in part["file"]], boxes=truth_boxes(part),
                                  classifier_checkpoint=clf, progress=True)
-            runs.append({"n_train": res["n_train"], "backbone": kind, "epochs": args.epochs,
+            runs.append({"n_train": res["n_train"], "backbone": kind, "steps": args.steps,
                          "train_metrics": res["metrics"], "test": evaluate(res["checkpoint"], test_dir, test)})
             print(runs[-1])
     name = f"detector_{'_'.join(map(str, args.sizes))}" + (f"_seed{args.seed}" if args.seed else "")

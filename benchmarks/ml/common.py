@@ -13,17 +13,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from aggregation.schema import TaskTree
+from aggregation.schema import TaskTree, galaxy_zoo_tree
 from ml.synth import synth_survey
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(__file__).resolve().parent / "results"
-DEMO_TREE = ROOT / "zooapp" / "demo" / "workflow.json"
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # shared/ sits beside the checkout
 
 
 def demo_tree() -> TaskTree:
-    return TaskTree.from_dict(json.loads(DEMO_TREE.read_text()))
+    return galaxy_zoo_tree()
 
 
 def survey(name: str, n: int, seed: int, size: int = 64) -> tuple[Path, pd.DataFrame]:

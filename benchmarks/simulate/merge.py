@@ -1,8 +1,9 @@
 """Merge simulator reports of one seed and survey size into one report, a Markdown table and the plots.
 
 Policies may run as separate processes (``run.sh ... --policies fixed_n`` beside
-``--policies swap_random,platform``): the survey and the crowd depend only on the
-seed, so they meet the same galaxies and the same volunteers.
+``--policies swap_random,platform``, or ``manage.py simulate --jobs N``, which merges
+itself): the survey and the crowd depend only on the seed and the crowd file, so they
+meet the same galaxies and the same volunteers.
 
     .venv/bin/python -m benchmarks.simulate.merge OUT_DIR REPORT_DIR [REPORT_DIR ...]
 """
@@ -12,15 +13,6 @@ import argparse
 import json
 import os
 from pathlib import Path
-
-
-def _check_same_survey(reports: list[dict]) -> None:
-    keys = ("seed", "n_galaxies", "n_gold")
-    first = {k: reports[0]["config"][k] for k in keys}
-    for report in reports[1:]:
-        other = {k: report["config"][k] for k in keys}
-        if other != first:
-            raise SystemExit(f"reports differ in survey or crowd: {first} vs {other}")
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -53,12 +45,13 @@ def main() -> None:
     import django
 
     django.setup()
-    from zooapp.services.simulation import plots_write, report_write
+    from zooapp.services.simulation import plots_write, report_write, reports_merge
 
     reports = [json.loads((folder / "report.json").read_text()) for folder in args.reports]
-    _check_same_survey(reports)
-    merged = {"config": {**reports[0]["config"], "policies": [p for r in reports for p in r["policies"]]},
-              "policies": {name: policy for r in reports for name, policy in r["policies"].items()}}
+    try:
+        merged = reports_merge(reports=reports)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     report_write(report=merged, out_dir=args.out)
     plots_write(report=merged, out_dir=args.out)
     (args.out / "table.md").write_text(table(merged))

@@ -9,7 +9,8 @@ from tqdm import tqdm
 
 from aggregation.schema import TaskTree
 from ml.active import bald_score, entropy
-from ml.checkpoint import load_checkpoint
+from ml.checkpoint import config_from, load_checkpoint
+from ml.classifier.chirality import mirror_labels, mirror_permutation
 from ml.classifier.model import ClassifierConfig, TreeEnsemble, question_slices
 from ml.data import dihedral, load_images, to_float
 from ml.device import Runtime, runtime
@@ -18,7 +19,7 @@ from ml.device import Runtime, runtime
 def load_classifier(checkpoint: Path) -> tuple[TreeEnsemble, ClassifierConfig, TaskTree]:
     """Rebuild the ensemble, its config and its tree from a classifier checkpoint (on the CPU)."""
     state = load_checkpoint(checkpoint, kind="classifier")
-    cfg = ClassifierConfig(**state["config"])
+    cfg = config_from(ClassifierConfig, state["config"])
     tree = TaskTree.from_dict(state["tree"])
     model = TreeEnsemble(cfg, tree)
     model.load_state_dict(state["model"])
@@ -62,7 +63,7 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
     # the caller's random state (e.g. a long-lived worker's) untouched.
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.seed)
-        chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt, views)
+        chunks = [_sample_fractions(model, x[i:i + batch_size], cfg.mc_samples, slices, rt, views, tree)
                   for i in tqdm(range(0, len(x), batch_size), desc="predict", disable=not progress)]
     samples = torch.cat(chunks, dim=1).numpy()  # (S, N, A)
     out = {}
@@ -75,15 +76,19 @@ def predict(checkpoint: Path, *, images: Sequence[Path], progress: bool = False,
 
 @torch.no_grad()
 def _sample_fractions(model: TreeEnsemble, images: torch.Tensor, mc_samples: int, slices: dict[str, slice],
-                      rt: Runtime, views: int) -> torch.Tensor:
+                      rt: Runtime, views: int, tree: TaskTree) -> torch.Tensor:
     """``(B, 3, H, W)`` uint8 -> ``(M * mc_samples, B, A)`` expected vote fractions, view-averaged."""
     x = rt.to_device(to_float(images))
+    perm = mirror_permutation(tree)
+    flips = [torch.full((x.shape[0],), k >= 4) for k in range(views)]
     samples = []
     for member in model.members:
         with rt.autocast():
             features = [member.encoder(dihedral(x, k)).float() for k in range(views)]
         for _ in range(mc_samples):
-            alpha = torch.stack([member.concentrations(f, mc_dropout=True) for f in features])  # (V, B, A)
+            # Views k >= 4 are mirrored: their chiral answers are swapped back before averaging.
+            alpha = torch.stack([mirror_labels(member.concentrations(f, mc_dropout=True), flips[k], perm)
+                                 for k, f in enumerate(features)])  # (V, B, A)
             samples.append(alpha)
     alpha = torch.stack(samples)  # (S, V, B, A)
     # E[fraction] = alpha_a / sum of alpha over the question's own answers.

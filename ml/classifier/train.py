@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +9,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from aggregation.schema import TaskTree
-from ml.checkpoint import load_checkpoint, save_checkpoint
-from ml.classifier.model import ClassifierConfig, TreeEnsemble, question_slices
-from ml.data import augment, load_images, to_float
+from ml.checkpoint import load_checkpoint, new_training_state, resume, save_progress
+from ml.classifier.chirality import mirror_labels, mirror_permutation
+from ml.classifier.model import ClassifierConfig, TreeEnsemble, question_slices, vote_prior
+from ml.data import augment, load_images, split_indices, to_float
 from ml.device import Runtime, runtime
-from ml.engine import evaluate, train_one_epoch
+from ml.engine import cycle, evaluate, train_steps, warmup_cosine
 from ml.losses import dirichlet_multinomial_nll
 
 
@@ -30,7 +30,9 @@ def train_classifier(cfg: ClassifierConfig, *, images: Sequence[Path], vote_coun
     Parameters
     ----------
     cfg : ClassifierConfig
-        Hyperparameters; ``cfg.out_dir`` receives ``checkpoint.pt`` (every epoch) and ``best.pt``.
+        Hyperparameters; :meth:`ClassifierConfig.schedule` sets the step budget (fresh or
+        fine-tune).  ``cfg.out_dir`` receives ``checkpoint.pt`` (every ``checkpoint_every``
+        steps) and ``best.pt`` (lowest validation loss; the last model when ``val_fraction=0``).
     images : sequence of Path
         ``N`` image files.
     vote_counts : dict of str to numpy.ndarray
@@ -38,13 +40,16 @@ def train_classifier(cfg: ClassifierConfig, *, images: Sequence[Path], vote_coun
     tree : aggregation.schema.TaskTree
         The workflow; stored in the checkpoint so predictions name the same answers.
     val_fraction : float
-        Share of galaxies held out (seeded by ``cfg.seed``) for validation and ``best.pt``.
+        Share of galaxies held out (seeded by ``cfg.seed``) for validation and ``best.pt``;
+        0 trains on everything (the caller then judges versions on its own held-out set,
+        e.g. with :func:`ml.classifier.evaluate_checkpoint`).
 
     Returns
     -------
     dict
-        ``{"checkpoint": Path of best.pt, "metrics": {"val_loss", "val_accuracy_<key>", ...},
-        "n_train": int, "n_val": int}``.  Accuracy compares the argmax of the
+        ``{"checkpoint": Path of best.pt, "metrics": {"train_loss", "train_images_per_s", "step",
+        "val_loss", "val_accuracy_<key>", ...}, "n_train": int, "n_val": int, "steps": int}``
+        (``val_*`` only when ``val_fraction > 0``).  Accuracy compares the argmax of the
         predicted fractions with the plurality vote, on galaxies with votes.
     """
     cfg.check()
@@ -54,12 +59,23 @@ def train_classifier(cfg: ClassifierConfig, *, images: Sequence[Path], vote_coun
     x, _ = load_images(list(images), cfg.image_size, progress=progress)
     rt = runtime()
     torch.manual_seed(cfg.seed)
-    train_idx, val_idx = _split(len(images), val_fraction, cfg.seed)
-    state = _training_state(cfg, tree, rt)
+    train_idx, val_idx = split_indices(len(images), val_fraction, cfg.seed)
+    state = _training_state(cfg, tree, rt, prior=vote_prior(counts[train_idx], question_slices(tree)))
+    x, counts, train_idx, n_generated = _add_generated(cfg, x, counts, train_idx, tree)  # after the real prior
     loaders = _loaders(x, counts, train_idx, val_idx, cfg, rt)
     _fit(state, loaders, cfg, tree, rt, progress)
-    return {"checkpoint": Path(cfg.out_dir) / "best.pt", "metrics": state["metrics"],
-            "n_train": int(train_idx.size), "n_val": int(val_idx.size)}
+    return {"checkpoint": Path(cfg.out_dir) / "best.pt", "metrics": state["metrics"], "n_generated": n_generated,
+            "n_train": int(train_idx.size) - n_generated, "n_val": int(val_idx.size), "steps": state["step"]}
+
+
+def _add_generated(cfg: ClassifierConfig, x: torch.Tensor, counts: np.ndarray, train_idx: np.ndarray,
+                   tree: TaskTree) -> tuple[torch.Tensor, np.ndarray, np.ndarray, int]:
+    """Issue #18: generated galaxies for the classes rare in the training set (:mod:`ml.diffusion.augment`)."""
+    if not cfg.generated_dir:
+        return x, counts, train_idx, 0
+    from ml.diffusion.augment import with_generated
+
+    return with_generated(x, counts, train_idx, tree=tree, folder=Path(cfg.generated_dir), ratio=cfg.generated_ratio)
 
 
 def stack_vote_counts(tree: TaskTree, vote_counts: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -79,14 +95,6 @@ def stack_vote_counts(tree: TaskTree, vote_counts: dict[str, np.ndarray], n: int
     return np.concatenate(columns, axis=1)
 
 
-def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = round(n * val_fraction)
-    if n - n_val < 1:
-        raise ValueError(f"{n} images leave nothing to train on with val_fraction={val_fraction}")
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 def _loaders(x: torch.Tensor, counts: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
              cfg: ClassifierConfig, rt: Runtime) -> tuple[DataLoader, DataLoader | None]:
     c = torch.from_numpy(counts)
@@ -97,21 +105,25 @@ def _loaders(x: torch.Tensor, counts: np.ndarray, train_idx: np.ndarray, val_idx
     return train, val
 
 
-def _training_state(cfg: ClassifierConfig, tree: TaskTree, rt: Runtime) -> dict:
-    """Model, optimizer, schedule and counters: fresh, warm-started or resumed."""
+def _training_state(cfg: ClassifierConfig, tree: TaskTree, rt: Runtime, *,
+                    prior: dict[str, torch.Tensor] | None = None) -> dict:
+    """Model, optimizer, schedule and counters: fresh (head at ``prior``), warm-started or resumed."""
     model = TreeEnsemble(cfg, tree)
+    if prior is not None:
+        model.set_prior(prior, tree)
     if cfg.init_checkpoint:
         _warm_start(model, Path(cfg.init_checkpoint), tree)
     model.to(rt.device)
     if rt.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    total, peak_lr = cfg.schedule()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak_lr, weight_decay=cfg.weight_decay)
+    factor = warmup_cosine(total, warmup_steps=min(cfg.warmup_steps, total // 2), floor=cfg.lr_floor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     scaler = torch.amp.GradScaler(rt.device.type, enabled=False)  # bf16 autocast needs no loss scaling
-    state = {"model": model, "optimizer": optimizer, "lr_scheduler": scheduler, "scaler": scaler,
-             "epoch": 0, "best_metric": float("inf"), "metrics": {}}
+    state = new_training_state(model, optimizer, scheduler, scaler)
     if cfg.resume:
-        _resume(state, Path(cfg.out_dir) / "checkpoint.pt")
+        resume(state, Path(cfg.out_dir) / "checkpoint.pt", kind="classifier")
     return state
 
 
@@ -136,35 +148,30 @@ def _warm_start(model: TreeEnsemble, path: Path, tree: TaskTree) -> None:
     model.load_state_dict(own)
 
 
-def _resume(state: dict, path: Path) -> None:
-    saved = load_checkpoint(path, kind="classifier")
-    for key in ("model", "optimizer", "lr_scheduler", "scaler"):
-        state[key].load_state_dict(saved[key])
-    state["epoch"], state["best_metric"] = saved["epoch"], saved["best_metric"]
-    state["metrics"] = saved.get("extra", {}).get("metrics", {})
-
-
 def _fit(state: dict, loaders: tuple, cfg: ClassifierConfig, tree: TaskTree, rt: Runtime, progress: bool) -> None:
     train_loader, val_loader = loaders
     slices = question_slices(tree)
+    perm = mirror_permutation(tree)
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
-    model = state["model"]
+    total, _ = cfg.schedule()
 
     def loss_fn(m, batch):
         images, counts = rt.to_device(to_float(batch[0])), batch[1].to(rt.device)
         if m.training:
-            images = augment(images, aug_gen, cfg.max_rotation_deg)
+            images, flipped = augment(images, aug_gen, cfg.max_rotation_deg)
+            counts = mirror_labels(counts, flipped, perm)
         return tree_loss(m(images).float(), counts, slices)
 
-    for epoch in range(state["epoch"], cfg.epochs):
-        stats = train_one_epoch(model, train_loader, state["optimizer"], loss_fn, rt=rt, scaler=state["scaler"],
-                                progress=progress, desc=f"classifier epoch {epoch + 1}/{cfg.epochs}")
-        state["lr_scheduler"].step()
-        metrics = {"train_loss": stats["loss"], "train_images_per_s": stats["n_images"] / max(stats["seconds"], 1e-9)}
+    def checkpoint(metrics: dict) -> None:
+        metrics = {**metrics, "step": state["step"]}
         if val_loader is not None:
-            metrics.update(_validate(model, val_loader, loss_fn, slices, rt))
-        state["epoch"] = epoch + 1
-        _save(state, metrics, cfg, tree)
+            metrics.update(_validate(state["model"], val_loader, loss_fn, slices, rt))
+        save_progress(state, metrics, score=metrics.get("val_loss"), out_dir=Path(cfg.out_dir), config=cfg,
+                      tree=tree.to_dict(), kind="classifier")
+
+    kind = "fine-tune" if cfg.init_checkpoint else "classifier"
+    train_steps(state, cycle(train_loader), loss_fn, total_steps=total, every=cfg.checkpoint_every,
+                on_checkpoint=checkpoint, rt=rt, progress=progress, desc=f"{kind} steps")
 
 
 def tree_loss(alpha: torch.Tensor, counts: torch.Tensor, slices: dict[str, slice]) -> torch.Tensor:
@@ -194,18 +201,3 @@ def _validate(model, loader, loss_fn, slices: dict[str, slice], rt: Runtime) -> 
             hits = fractions[voted].argmax(1) == counts[voted][:, s].argmax(1)
             metrics[f"val_accuracy_{key}"] = float(hits.float().mean())
     return metrics
-
-
-def _save(state: dict, metrics: dict, cfg: ClassifierConfig, tree: TaskTree) -> None:
-    score = metrics.get("val_loss", metrics["train_loss"])
-    improved = score < state["best_metric"]
-    if improved:
-        state["best_metric"], state["metrics"] = score, metrics
-    out = Path(cfg.out_dir)
-    ckpt = {"model": state["model"].state_dict(), "optimizer": state["optimizer"].state_dict(),
-            "lr_scheduler": state["lr_scheduler"].state_dict(), "scaler": state["scaler"].state_dict(),
-            "epoch": state["epoch"], "best_metric": state["best_metric"], "config": asdict(cfg),
-            "tree": tree.to_dict(), "kind": "classifier", "extra": {"metrics": state["metrics"], "last": metrics}}
-    save_checkpoint(out / "checkpoint.pt", ckpt)
-    if improved:
-        save_checkpoint(out / "best.pt", ckpt)

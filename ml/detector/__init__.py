@@ -2,7 +2,7 @@
 from ml.detector.detect import detect, load_detector
 from ml.detector.metrics import completeness_purity, match_boxes
 from ml.detector.model import DetectorConfig, build_detector
-from ml.detector.train import train_detector, validate_boxes
+from ml.detector.train import check_training_boxes, train_detector
 
-__all__ = ["DetectorConfig", "build_detector", "completeness_purity", "detect", "load_detector", "match_boxes",
-           "train_detector", "validate_boxes"]
+__all__ = ["DetectorConfig", "build_detector", "check_training_boxes", "completeness_purity", "detect",
+           "load_detector", "match_boxes", "train_detector"]

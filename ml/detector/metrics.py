@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-BOX_COLUMNS = ["x_min", "y_min", "x_max", "y_max"]
+# The detector's tables carry one consensus box per row and no worker: only the contract's corners.
+from aggregation.contracts import CORNERS
 
 
 def match_boxes(pred: np.ndarray, truth: np.ndarray, psf_fwhm: float) -> np.ndarray:
@@ -72,9 +73,55 @@ def completeness_purity(pred: pd.DataFrame, truth: pd.DataFrame, psf_fwhm: float
             p = p.sort_values("score", ascending=False)
         t = truth[truth["task"] == task]
         fwhm = psf_fwhm[task] if isinstance(psf_fwhm, dict) else psf_fwhm
-        hits = int((match_boxes(p[BOX_COLUMNS].to_numpy(), t[BOX_COLUMNS].to_numpy(), fwhm) >= 0).sum())
+        hits = int((match_boxes(p[CORNERS].to_numpy(), t[CORNERS].to_numpy(), fwhm) >= 0).sum())
         tp, fp, fn = tp + hits, fp + len(p) - hits, fn + len(t) - hits
     completeness = tp / (tp + fn) if tp + fn else float("nan")
     purity = tp / (tp + fp) if tp + fp else float("nan")
     f1 = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else float("nan")
     return {"tp": tp, "fp": fp, "fn": fn, "completeness": completeness, "purity": purity, "f1": f1}
+
+
+THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.05, 1.0, 0.05))
+
+
+def threshold_curve(pred: pd.DataFrame, truth: pd.DataFrame, psf_fwhm: float | dict,
+                    thresholds: tuple[float, ...] = THRESHOLDS) -> pd.DataFrame:
+    """:func:`completeness_purity` of the detections scoring at least each threshold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold: ``threshold, tp, fp, fn, completeness, purity, f1``.
+    """
+    rows = [{"threshold": float(t), **completeness_purity(pred[pred["score"] >= t], truth, psf_fwhm)}
+            for t in thresholds]
+    return pd.DataFrame(rows)
+
+
+def pick_threshold(pred: pd.DataFrame, truth: pd.DataFrame, psf_fwhm: float | dict,
+                   thresholds: tuple[float, ...] = THRESHOLDS) -> dict[str, float]:
+    """The threshold of highest F1 on validation data, with its scores.
+
+    On ties the highest such threshold wins: equal F1 at fewer detections, and a
+    model with no skill yet (F1 = 0 everywhere) then emits few boxes, not many.
+
+    Returns
+    -------
+    dict
+        ``threshold, tp, fp, fn, completeness, purity, f1``; F1 is 1 when there
+        is nothing to find and nothing is found.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"task": [0], "x_min": [0.0], "y_min": [0.0], "x_max": [4.0], "y_max": [4.0]})
+    >>> pred = pd.DataFrame({"task": [0, 0], "x_min": [0.0, 20.0], "y_min": [0.0, 20.0],
+    ...                      "x_max": [4.0, 24.0], "y_max": [4.0, 24.0], "score": [0.9, 0.3]})
+    >>> best = pick_threshold(pred, truth, psf_fwhm=2.0)
+    >>> best["threshold"] > 0.3, best["completeness"], best["purity"]
+    (True, 1.0, 1.0)
+    """
+    curve = threshold_curve(pred, truth, psf_fwhm, thresholds)
+    curve.loc[(curve["tp"] + curve["fp"] + curve["fn"]) == 0, "f1"] = 1.0
+    f1 = curve["f1"].fillna(-1.0).to_numpy()
+    best = curve.iloc[int(np.flatnonzero(f1 == f1.max())[-1])]
+    return {k: float(v) for k, v in best.items()}

@@ -88,3 +88,16 @@ def test_it_keeps_majority_boxes_by_fraction_of_viewers():
 def test_it_refuses_boxes_of_two_images_in_consensus_for_image():
     with pytest.raises(ValueError, match="one image"):
         consensus_for_image(frame([(1, "a", 0, 0, 1, 1), (2, "a", 0, 0, 1, 1)]), ["a"])
+
+
+def test_many_images_in_one_pass_give_each_image_its_own_consensus_and_risk():
+    from aggregation.boxes import consensus_for_images
+
+    other = frame([(2, "a", 20, 20, 30, 30), (2, "d", 21, 20, 31, 30)])
+    seen = pd.DataFrame({"task": [1, 1, 1, 2, 2, 2], "worker": ["a", "b", "c", "a", "d", "e"]})
+    consensus, risk = consensus_for_images(pd.concat([TWO_AGREE, other]), seen)
+    for task, boxes, workers in ((1, TWO_AGREE, ["a", "b", "c"]), (2, other, ["a", "d", "e"])):
+        alone, alone_risk = consensus_for_image(boxes, workers)
+        mine = consensus[consensus["task"] == task].drop(columns="task").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone)
+        assert risk[task] == pytest.approx(alone_risk)

@@ -84,3 +84,42 @@ def test_it_reports_bad_boxes_with_status_2(tmp_path, capsys, rows, message):
 def test_it_reports_a_missing_file(tmp_path, capsys):
     code, err = run(capsys, "labels", "--votes", tmp_path / "nope.csv", "--out", tmp_path / "out.csv")
     assert code == 2 and "does not exist" in err
+
+
+def test_it_chooses_the_model_by_default_and_names_ties_numerically(tmp_path, capsys):
+    votes = tmp_path / "votes.csv"
+    votes.write_text("task,worker,label\n1,a,10\n1,b,2\n2,a,2\n2,b,2\n2,c,10\n")
+    out = tmp_path / "out.csv"
+    assert run(capsys, "labels", "--votes", votes, "--out", out)[0] == 0
+    table = pd.read_csv(out, dtype=str)
+    assert list(table.columns) == ["task", "label", "p_2", "p_10"]
+    assert table["label"].tolist()[1] == "2"
+
+
+def test_it_passes_the_online_options_through(tmp_path, votes_csv, capsys):
+    out = tmp_path / "out.csv"
+    code, err = run(capsys, "labels", "--votes", votes_csv, "--method", "online", "--unsupervised-weight", "0.5",
+                    "--out", out)
+    assert code == 0 and out.exists()
+    code, err = run(capsys, "labels", "--votes", votes_csv, "--method", "majority", "--restarts", "2",
+                    "--out", out)
+    assert code == 2 and "--restarts does not apply to method 'majority'" in err
+
+
+@pytest.mark.parametrize("votes_text, gold_text, out_name, message", [
+    ("task,worker,label\n1,a,smooth\n1,b, \n", None, "out.csv", "has a blank label"),
+    ("task,worker,label\n1,a,smooth\n1,b,featured\n", "task,label\n1,star\n", "out.csv",
+     "gold label 'star' is not the answer of any vote"),
+    ("task,worker,label\n1,a,smooth\n1,b,featured\n", None, "missing/out.csv", "output folder"),
+])
+def test_each_bad_input_gives_one_error_line_and_status_2(tmp_path, capsys, votes_text, gold_text, out_name,
+                                                          message):
+    votes = tmp_path / "votes.csv"
+    votes.write_text(votes_text)
+    argv = ["labels", "--votes", votes, "--out", tmp_path / out_name]
+    if gold_text:
+        (tmp_path / "gold.csv").write_text(gold_text)
+        argv += ["--gold", tmp_path / "gold.csv"]
+    code, err = run(capsys, *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / out_name).exists()

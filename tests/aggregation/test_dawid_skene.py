@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aggregation.online import information_gain
 from aggregation.votes.dawid_skene import DawidSkene
 from aggregation.votes.majority import MajorityVote
 
@@ -13,7 +14,9 @@ def test_it_outvotes_a_contrary_worker(tiny_votes):
 
 
 def test_it_learns_that_a_contrary_worker_is_unreliable(tiny_votes):
-    model = DawidSkene().fit(tiny_votes)
+    # Five copies of the tiny crowd: three votes each cannot tell workers apart, fifteen can.
+    copies = [tiny_votes.assign(task=tiny_votes["task"] + 10 * i) for i in range(5)]
+    model = DawidSkene().fit(pd.concat(copies, ignore_index=True))
     accuracy = dict(zip(model.workers_, np.einsum("wkk->w", model.confusion_) / 2))
     assert accuracy["c"] < 0.5 < accuracy["a"]
 
@@ -52,3 +55,21 @@ def test_it_warns_when_it_runs_out_of_iterations(simulated_crowd):
     votes, _, _ = simulated_crowd
     with pytest.warns(RuntimeWarning, match="did not converge"):
         DawidSkene(max_iter=1).fit(votes)
+
+
+def test_its_95_percent_skill_intervals_cover_the_true_skill_of_most_simulated_workers():
+    # Class-dependent workers (Dirichlet confusion rows), 50 votes each: the interval must hold the
+    # true information gain for about 95% of them; 0.85 leaves room for 60 workers' binomial noise.
+    rng = np.random.default_rng(4)
+    base = np.array([[4.0, 1.0, 1.0], [1.0, 4.0, 1.0], [1.0, 1.0, 4.0]])
+    confusion = np.stack([[rng.dirichlet(3 * row) for row in base] for _ in range(60)])
+    truth = rng.integers(3, size=600)
+    worker = np.concatenate([rng.choice(60, 5, replace=False) for _ in range(600)])
+    task = np.repeat(np.arange(600), 5)
+    label = (rng.random(len(task))[:, None] > confusion[worker, truth[task]].cumsum(axis=1)).sum(axis=1)
+    votes = pd.DataFrame({"task": task, "worker": worker, "label": label})
+    interval = DawidSkene(n_draws=100).fit(votes).worker_skill_interval_.sort_index()
+    true_skill = information_gain(confusion[interval.index.to_numpy()])
+    inside = (interval["lower"] <= true_skill) & (true_skill <= interval["upper"])
+    assert inside.mean() >= 0.85
+    assert (interval["upper"] - interval["lower"]).mean() < 0.5  # and the intervals say something

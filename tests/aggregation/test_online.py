@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aggregation.online import (OnlineSWAP, agent_skill, information_gain, initial_agent_alpha,
-                                initial_log_posterior, vote_update)
+from aggregation.online import (GOLD_EVIDENCE_CAP, OnlineSWAP, agent_skill, gold_evidence_weight, information_gain,
+                                initial_agent_alpha, initial_log_posterior, vote_update)
 
 
 def test_it_builds_a_diagonal_heavy_default_agent():
@@ -108,3 +108,40 @@ def test_it_reports_gold_subjects_as_their_gold_class(simulated_crowd):
     votes, gold, _ = simulated_crowd
     model = OnlineSWAP().fit(votes, gold)
     assert (model.labels_.loc[gold["task"]].to_numpy() == gold["label"].to_numpy()).all()
+
+
+def _gold_farmer_alpha(n_gold: int, cap: int | None) -> np.ndarray:
+    # A volunteer who learnt every gold answer in advance and answers only gold, perfectly.
+    alpha, n = initial_agent_alpha(3), 0
+    for i in range(n_gold):
+        truth = i % 3
+        alpha, _ = vote_update(agent_alpha=alpha, subject_log_posterior=initial_log_posterior(3), label=truth,
+                               gold=truth, gold_weight=gold_evidence_weight(n, cap=cap))
+        n += 1
+    return alpha
+
+
+def test_a_volunteers_weight_cannot_grow_on_gold_alone_past_the_cap():
+    capped = [agent_skill(_gold_farmer_alpha(n, GOLD_EVIDENCE_CAP)) for n in (GOLD_EVIDENCE_CAP, 200)]
+    uncapped = agent_skill(_gold_farmer_alpha(200, None))
+    assert capped[0] == capped[1]  # 180 more perfect gold answers add nothing
+    assert capped[1] < uncapped - 0.2
+
+
+def test_the_capped_replay_equals_the_capped_online_updates(simulated_crowd):
+    votes, gold, _ = simulated_crowd
+    model = OnlineSWAP(unsupervised_weight=0.5, gold_cap=2).fit(votes, gold)
+    gold_of = dict(zip(gold["task"], gold["label"]))
+    classes = list(model.classes_)
+    alphas, posts, n_gold = {}, {}, {}
+    for task, worker, label in votes.itertuples(index=False):
+        g = None if gold_of.get(task) is None else classes.index(gold_of[task])
+        alphas[worker], posts[task] = vote_update(
+            agent_alpha=alphas.get(worker, initial_agent_alpha(len(classes))),
+            subject_log_posterior=posts.get(task, initial_log_posterior(len(classes))), label=classes.index(label),
+            gold=g, unsupervised_weight=0.5, gold_weight=gold_evidence_weight(n_gold.get(worker, 0), cap=2))
+        n_gold[worker] = n_gold.get(worker, 0) + int(g is not None)
+    for worker, alpha in alphas.items():
+        np.testing.assert_allclose(model.worker_alpha_[worker], alpha)
+    uncapped = OnlineSWAP(unsupervised_weight=0.5).fit(votes, gold)
+    assert any(not np.allclose(uncapped.worker_alpha_[w], a) for w, a in alphas.items())

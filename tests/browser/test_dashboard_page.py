@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from tests.conftest import annotations_for
-from zooapp.models import Export, Subject, Volunteer
+from zooapp.models import Classification, Export, Subject, Volunteer
 from zooapp.services.classifications import classification_create
 from zooapp.services.exports import export_run
 
@@ -27,7 +27,8 @@ def test_it_refreshes_the_counts_and_an_exports_progress_without_a_reload(page, 
     log_in(page, live_server)
     page.goto(f"{live_server.url}/dashboard/{demo_workflow.pk}/")
     assert page.locator(".chart svg").count() >= 7
-    assert page.inner_text('[data-count="classifications"]') == "0"
+    assert page.inner_text('[data-count="human_classifications"]') == "0"
+    assert page.inner_text('[data-count="machine_classifications"]') == "0"
     row = page.locator(f'[data-export-id="{export.pk}"]')
     assert row.locator("[data-export-status]").inner_text() == "pending"
 
@@ -35,9 +36,13 @@ def test_it_refreshes_the_counts_and_an_exports_progress_without_a_reload(page, 
     classification_create(volunteer=Volunteer.objects.create(name="v"), subject_id=subject.pk,
                           workflow_version_id=demo_workflow.current_version.pk, annotations=annotations_for(),
                           idempotency_key=uuid.uuid4())
+    machine = Volunteer.objects.create(kind=Volunteer.Kind.MACHINE, name="classifier")
+    Classification.objects.create(workflow=demo_workflow, workflow_version=demo_workflow.current_version,
+                                  subject=subject, volunteer=machine, annotations=[{"task": "T0", "value": "smooth"}])
     export_run(export_id=export.pk)
 
-    page.wait_for_selector('[data-count="classifications"]:text-is("1")', timeout=15_000)
+    page.wait_for_selector('[data-count="human_classifications"]:text-is("1")', timeout=15_000)
+    page.wait_for_selector('[data-count="machine_classifications"]:text-is("1")', timeout=15_000)
     row.locator("[data-export-file] a").wait_for(timeout=15_000)
     assert row.locator("[data-export-status]").inner_text() == "done"
     assert row.locator("progress").evaluate("el => el.value") == 1

@@ -1,16 +1,11 @@
 """Shared fixtures: a tiny synthetic survey (24 galaxies, 32 px) and the demo tree."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
-from aggregation.schema import TaskTree
+from aggregation.schema import TaskTree, galaxy_zoo_tree
 from ml.synth import synth_survey
-
-DEMO_TREE = Path(__file__).resolve().parents[2] / "zooapp" / "demo" / "workflow.json"
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +16,7 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def tree() -> TaskTree:
-    return TaskTree.from_dict(json.loads(DEMO_TREE.read_text()))
+    return galaxy_zoo_tree()
 
 
 @pytest.fixture(scope="session")

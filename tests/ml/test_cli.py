@@ -44,8 +44,21 @@ def test_it_trains_and_predicts_end_to_end(tmp_path, survey):
     folder, _ = survey
     model = tmp_path / "clf"
     assert main(["train-classifier", "--images", str(folder), "--simulate-votes", "3", "--out", str(model),
-                 "--epochs", "1", "--n-ensemble", "1"]) == 0
+                 "--steps", "2", "--min-steps", "2", "--n-ensemble", "1"]) == 0
     assert main(["predict", "--checkpoint", str(model / "best.pt"), "--images", str(folder),
                  "--out", str(tmp_path / "p.csv")]) == 0
     table = pd.read_csv(tmp_path / "p.csv")
     assert len(table) == 24 and {"T0_smooth", "T0_bald", "T4_entropy"} <= set(table.columns)
+
+
+def test_inject_writes_a_manifest_of_injected_clumps(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    demo = sorted((Path(__file__).resolve().parents[2] / "zooapp" / "demo" / "sdss").glob("*.jpeg"))[:2]
+    (tmp_path / "real").mkdir()
+    for path in demo:
+        shutil.copy(path, tmp_path / "real" / path.name)
+    assert main(["inject", "--images", str(tmp_path / "real"), "--out", str(tmp_path / "out")]) == 0
+    assert (tmp_path / "out" / "manifest.csv").is_file()
+    assert main(["inject", "--images", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")]) == 2

@@ -8,7 +8,7 @@ import torch
 from ml.checkpoint import load_checkpoint
 from ml.classifier import ClassifierConfig, train_classifier
 from ml.data import dihedral
-from ml.detector import DetectorConfig, completeness_purity, detect, match_boxes, train_detector, validate_boxes
+from ml.detector import DetectorConfig, check_training_boxes, completeness_purity, detect, match_boxes, train_detector
 from ml.detector.augment import dihedral_boxes
 from ml.synth import simulate_votes
 
@@ -21,7 +21,7 @@ def _truth_boxes(manifest) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def classifier_ckpt(tmp_path_factory, survey, tree):
     folder, manifest = survey
-    cfg = ClassifierConfig(image_size=32, epochs=1, batch_size=8, n_ensemble=1,
+    cfg = ClassifierConfig(image_size=32, steps=3, min_steps=3, batch_size=8, n_ensemble=1,
                            out_dir=str(tmp_path_factory.mktemp("clf")))
     return train_classifier(cfg, images=[folder / f for f in manifest["file"]],
                             vote_counts=simulate_votes(manifest, tree), tree=tree, progress=False)["checkpoint"]
@@ -30,11 +30,11 @@ def classifier_ckpt(tmp_path_factory, survey, tree):
 def test_it_trains_from_the_classifier_backbone_and_detects(tmp_path, survey, classifier_ckpt):
     folder, manifest = survey
     images = [folder / f for f in manifest["file"]]
-    cfg = DetectorConfig(epochs=1, batch_size=4, out_dir=str(tmp_path))
+    cfg = DetectorConfig(steps=2, batch_size=4, out_dir=str(tmp_path))
     result = train_detector(cfg, images=images, boxes=_truth_boxes(manifest),
                             classifier_checkpoint=classifier_ckpt, progress=False)
     saved = load_checkpoint(result["checkpoint"], kind="detector")
-    assert saved["config"]["image_size"] == 32 and saved["epoch"] == 1
+    assert saved["config"]["image_size"] == 32 and saved["step"] == 2
     found = detect(result["checkpoint"], images=images[:4], score_threshold=0.0)
     assert list(found.columns) == ["task", "x_min", "y_min", "x_max", "y_max", "score"]
     assert found["task"].between(0, 3).all()
@@ -51,17 +51,20 @@ def test_it_copies_the_classifier_encoder_into_the_backbone(tmp_path, survey, cl
     assert torch.equal(backbone_encoder(model).blocks[0][0].weight, w) and cfg.image_size == 32
 
 
-def test_it_resumes_a_detector_from_its_checkpoint(tmp_path, survey):
+def test_it_resumes_a_detector_from_its_last_step(tmp_path, survey):
     folder, manifest = survey
     images = [folder / f for f in manifest["file"]][:8]
     boxes = _truth_boxes(manifest)
     boxes = boxes[boxes.task < 8]
-    cfg = DetectorConfig(backbone="scratch", image_size=32, epochs=1, batch_size=4, out_dir=str(tmp_path),
+    cfg = DetectorConfig(backbone="scratch", image_size=32, steps=2, batch_size=4, out_dir=str(tmp_path),
                          val_fraction=0.0)
     train_detector(cfg, images=images, boxes=boxes, progress=False)
-    cfg.epochs, cfg.resume = 2, True
+    first = load_checkpoint(tmp_path / "checkpoint.pt", kind="detector")
+    cfg.steps, cfg.resume = 3, True
     train_detector(cfg, images=images, boxes=boxes, progress=False)
-    assert load_checkpoint(tmp_path / "checkpoint.pt", kind="detector")["epoch"] == 2
+    second = load_checkpoint(tmp_path / "checkpoint.pt", kind="detector")
+    adam_step = lambda s: int(next(iter(s["optimizer"]["state"].values()))["step"])
+    assert (first["step"], second["step"]) == (2, 3) and adam_step(second) == 3
 
 
 def test_it_needs_a_classifier_checkpoint_for_the_classifier_backbone(tmp_path, survey):
@@ -79,12 +82,12 @@ def test_it_needs_a_classifier_checkpoint_for_the_classifier_backbone(tmp_path, 
 def test_it_rejects_bad_boxes(bad, message):
     boxes = pd.DataFrame([{"task": 0, "x_min": 1.0, "y_min": 1.0, "x_max": 5.0, "y_max": 5.0, "p_real": 1.0}])
     with pytest.raises(ValueError, match=message):
-        validate_boxes(boxes.assign(**bad), n_images=2)
+        check_training_boxes(boxes.assign(**bad), n_images=2)
 
 
 def test_it_rejects_boxes_without_coordinates():
     with pytest.raises(ValueError, match="x_min"):
-        validate_boxes(pd.DataFrame({"task": [0]}), n_images=1)
+        check_training_boxes(pd.DataFrame({"task": [0]}), n_images=1)
 
 
 @pytest.mark.parametrize("k", range(8))

@@ -159,3 +159,72 @@ def test_the_refit_feeds_the_population_prior_to_new_volunteers_and_stays_reprod
     classify(workflow, workflow.subjects.filter(is_gold=False).first(), newcomer)
     assert np.allclose(Reliability.objects.get(volunteer=newcomer, task="T0").alpha[1], prior[1], atol=1.01)
     assert workflow_recompute(workflow_id=workflow.pk) == {"reliabilities": [], "posteriors": [], "counts": []}
+
+
+def test_the_workflow_counts_human_classifications_and_a_recompute_rebuilds_the_count(admin_user):
+    from zooapp.models import Workflow
+
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"min_classifications": 50, "max_classifications": 100})
+    subjects = list(workflow.subjects.all())
+    for v in volunteers(3):
+        classify(workflow, subjects[0], v)
+    machine = Volunteer.objects.create(kind=Volunteer.Kind.MACHINE, name="classifier")
+    Classification.objects.create(workflow=workflow, workflow_version=workflow.current_version, subject=subjects[1],
+                                  volunteer=machine, annotations=[{"task": "T0", "value": "smooth"}])
+    workflow_aggregate_all(workflow_id=workflow.pk)
+    assert Workflow.objects.get(pk=workflow.pk).n_human_classifications == 3  # the machine's vote is not counted
+    Workflow.objects.filter(pk=workflow.pk).update(n_human_classifications=99)
+    workflow_recompute(workflow_id=workflow.pk)
+    assert Workflow.objects.get(pk=workflow.pk).n_human_classifications == 3
+
+
+def test_a_batch_rebuilds_the_boxes_only_of_subjects_drawn_on_in_it(admin_user):
+    from zooapp.models import ConsensusBox
+
+    workflow = make_workflow(owner=admin_user, n_gold=0, rules={"min_classifications": 50, "max_classifications": 100})
+    first, second = list(workflow.subjects.all())[:2]
+    box = {"tool": "clump", "x_min": 10, "y_min": 10, "x_max": 20, "y_max": 20}
+    crowd = volunteers(3)
+    for subject in (first, second):
+        classify(workflow, subject, crowd[0], "featured", [box])
+    kept = set(ConsensusBox.objects.filter(subject=second).values_list("id", flat=True))
+    rebuilt = set(ConsensusBox.objects.filter(subject=first).values_list("id", flat=True))
+    classify(workflow, first, crowd[1], "featured", [box])
+    classify(workflow, second, crowd[2], "artifact")  # a walk that never reaches the drawing question
+    assert set(ConsensusBox.objects.filter(subject=second).values_list("id", flat=True)) == kept
+    assert ConsensusBox.objects.get(subject=first).n_seen == 2
+    assert not rebuilt & set(ConsensusBox.objects.filter(subject=first).values_list("id", flat=True))
+
+
+def test_a_batch_costs_the_same_number_of_queries_whatever_its_size(admin_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from zooapp.celery import app
+
+    def queries_for(workflow, subjects):
+        app.conf.task_always_eager = False  # leave the classifications pending, to aggregate as one batch
+        try:
+            app.conf.broker_url = "memory://"
+            for s, v in zip(subjects, volunteers(len(subjects))):
+                classify(workflow, s, v, "featured", [{"tool": "clump", "x_min": 1, "y_min": 1, "x_max": 9, "y_max": 9}])
+        finally:
+            app.conf.task_always_eager = True
+        with CaptureQueriesContext(connection) as captured:
+            workflow_aggregate_all(workflow_id=workflow.pk)
+        return len(captured)
+
+    rules = {"min_classifications": 50, "max_classifications": 100}
+    small = make_workflow(owner=admin_user, n_subjects=2, n_gold=0, rules=rules)
+    large = make_workflow(owner=admin_user, n_subjects=8, n_gold=0, rules=rules)
+    assert queries_for(small, list(small.subjects.all())) == queries_for(large, list(large.subjects.all()))
+
+
+def test_a_new_workflow_takes_the_dataclass_defaults_and_reads_them_typed(admin_user):
+    from aggregation.contracts import EngineState
+    from aggregation.retirement import RetirementRules
+
+    workflow = make_workflow(owner=admin_user)
+    assert workflow.retirement_rules == RetirementRules().to_dict()
+    assert workflow.rules == RetirementRules() and workflow.rules.task == "T0"
+    assert workflow.engine == EngineState() and workflow.engine.unsupervised_weight == 0.5

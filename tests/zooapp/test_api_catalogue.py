@@ -1,13 +1,16 @@
+import uuid
+
 import pytest
 import yaml
 from astropy.table import Table
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from tests.conftest import make_workflow, png_bytes
+from tests.conftest import annotations_for, make_workflow, png_bytes
 from zooapp.models import Export, GoldAnswer, Subject, SubjectTruth
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +40,17 @@ def outsider(db):
     return User.objects.create_user("outsider", password="pw-out-123", is_staff=True)
 
 
+def _classify(workflow, subject, name="v"):
+    from zooapp.models import Volunteer
+    from zooapp.services.classifications import classification_create
+
+    classification_create(volunteer=Volunteer.objects.create(name=name), subject_id=subject.pk,
+                          workflow_version_id=workflow.current_version.pk, idempotency_key=uuid.uuid4(),
+                          annotations=annotations_for("smooth"))
+
+
 def test_staff_start_an_export_poll_it_and_download_it(owner, workflow):
+    _classify(workflow, Subject.objects.get(workflow=workflow, external_id="S1"))
     api = api_for(owner)
     response = api.post("/api/exports/", {"workflow": workflow.pk, "kind": "catalogue", "format": "ecsv"},
                         format="json")
@@ -49,8 +62,38 @@ def test_staff_start_an_export_poll_it_and_download_it(owner, workflow):
     download = api.get(f"/api/exports/{body['id']}/download/")
     assert download.status_code == 200
     table = Table.read(b"".join(download.streaming_content).decode(), format="ascii.ecsv")
-    assert sorted(table["external_id"]) == ["S1", "S2"]
+    assert list(table["external_id"]) == ["S1"]  # S2 was never classified, so it is not catalogued
     assert [e["id"] for e in api.get(f"/api/exports/?workflow={workflow.pk}").json()["results"]] == [body["id"]]
+
+
+def test_api_exports_can_be_retired_only_or_one_workflow_version(owner, workflow):
+    import csv
+    import io
+
+    s1, s2 = Subject.objects.filter(workflow=workflow, is_gold=False).order_by("id")
+    _classify(workflow, s1, "a")
+    _classify(workflow, s2, "b")
+    Subject.objects.filter(pk=s1.pk).update(status=Subject.Status.RETIRED)
+    api = api_for(owner)
+
+    def rows(payload):
+        response = api.post("/api/exports/", {"workflow": workflow.pk, **payload}, format="json")
+        assert response.status_code == 201, response.json()
+        body = b"".join(api.get(f"/api/exports/{response.json()['id']}/download/").streaming_content).decode()
+        return response.json(), body
+
+    body, text = rows({"kind": "catalogue", "format": "ecsv", "retired_only": True})
+    assert body["options"] == {"retired_only": True}
+    assert list(Table.read(text, format="ascii.ecsv")["external_id"]) == ["S1"]
+    _, text = rows({"kind": "classifications", "format": "csv", "workflow_version": 1})
+    assert len(list(csv.DictReader(io.StringIO(text)))) == 2
+    bad = api.post("/api/exports/", {"workflow": workflow.pk, "kind": "classifications", "format": "csv",
+                                     "workflow_version": 7}, format="json")
+    assert bad.status_code == 400 and "has no version 7" in bad.json()["detail"]
+    bad = api.post("/api/exports/", {"workflow": workflow.pk, "kind": "catalogue", "format": "csv",
+                                     "workflow_version": 1}, format="json")
+    assert bad.status_code == 400 and "classifications export only" in bad.json()["detail"]
+    assert Export.objects.count() == 2
 
 
 def test_an_export_request_with_a_bad_format_is_a_400_with_detail(owner, workflow):
@@ -59,6 +102,27 @@ def test_an_export_request_with_a_bad_format_is_a_400_with_detail(owner, workflo
     assert response.status_code == 400
     assert "can be written as json" in response.json()["detail"]
     assert not Export.objects.exists()
+
+
+def test_an_export_not_yet_written_is_a_404_that_says_so_on_the_api_and_the_dashboard(owner, workflow):
+    export = Export.objects.create(workflow=workflow, kind="catalogue", format="csv", requested_by=owner)
+    response = api_for(owner).get(f"/api/exports/{export.pk}/download/")
+    assert response.status_code == 404 and "not ready for download" in response.json()["detail"]
+    client = Client()
+    client.force_login(owner)
+    page = client.get(reverse("dashboard-export-download", args=[export.pk]))
+    assert page.status_code == 404 and "not ready for download" in page.json()["detail"]
+
+
+def test_export_lists_filter_by_workflow_and_refuse_a_malformed_one(owner, workflow):
+    api = api_for(owner)
+    other = make_workflow(owner=owner, n_subjects=1, n_gold=0)
+    mine = Export.objects.create(workflow=workflow, kind="coco", format="json", requested_by=owner)
+    Export.objects.create(workflow=other, kind="coco", format="json", requested_by=owner)
+    assert [e["id"] for e in api.get("/api/exports/", {"workflow": workflow.pk}).json()["results"]] == [mine.pk]
+    bad = api.get("/api/exports/", {"workflow": "first"})
+    assert bad.status_code == 400 and "workflow: must be a workflow id" in bad.json()["detail"]
+    assert api.get("/api/exports/not-an-id/").status_code == 404
 
 
 def test_others_cannot_start_see_or_download_exports(owner, outsider, workflow):

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from tests.conftest import annotations_for
-from zooapp.models import Classification, Subject, SubjectPosterior
+from zooapp.models import Classification, Subject, SubjectPosterior, SubjectView
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,6 +102,35 @@ def test_listing_own_classifications_supports_since(client, demo_workflow):
     assert client.get(reverse("api-classifications"), {"since": "x"}).status_code == 400
 
 
+@pytest.mark.parametrize("url_name, params, fragment", [
+    ("api-classifications", {"since": "x"}, "since: must be a classification id (a whole number)"),
+    ("api-classifications", {"since": "9" * 30}, "since: must be a classification id"),
+    ("api-workflow-queue", {"n": "11"}, "n: must be a whole number from 1 to 10"),
+    ("api-workflow-queue", {"n": "two"}, "n: must be a whole number from 1 to 10"),
+    ("aggregation-list", {"subject": "-3"}, "subject: must be a subject id"),
+])
+def test_a_bad_query_parameter_is_a_400_naming_it_and_claims_nothing(client, demo_workflow, url_name, params,
+                                                                      fragment):
+    args = [demo_workflow.pk] if url_name == "api-workflow-queue" else []
+    response = client.get(reverse(url_name, args=args), params)
+    assert response.status_code == 400 and fragment in response.json()["detail"], response.content
+    assert not SubjectView.objects.exists()
+
+
+def test_the_queue_serves_as_many_subjects_as_asked_and_one_by_default(client, demo_workflow):
+    url = reverse("api-workflow-queue", args=[demo_workflow.pk])
+    assert len(client.get(url).json()["subjects"]) == 1
+    assert len(client.get(url, {"n": 3}).json()["subjects"]) == 3
+
+
+def test_an_inactive_workflow_is_not_served_to_volunteers(client, demo_workflow):
+    demo_workflow.active = False
+    demo_workflow.save(update_fields=["active"])
+    assert client.get(reverse("api-workflow-queue", args=[demo_workflow.pk])).status_code == 404
+    assert client.get(reverse("classify", args=[demo_workflow.pk])).status_code == 404
+    assert demo_workflow.name not in client.get(reverse("home")).content.decode()
+
+
 def test_an_anonymous_session_write_without_the_csrf_token_is_refused_and_stores_nothing(demo_workflow):
     from django.test import Client
 
@@ -117,3 +146,14 @@ def test_an_anonymous_session_write_without_the_csrf_token_is_refused_and_stores
     honest = client.post(reverse("api-classifications"), body, content_type="application/json",
                          HTTP_X_CSRFTOKEN=token)
     assert honest.status_code == 201
+
+
+def test_a_closed_workflow_refuses_a_classification_and_stores_nothing(client, demo_workflow):
+    from zooapp.services.workflows import workflow_status_set
+
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    workflow_status_set(workflow=demo_workflow, status="paused")
+    response = post(client, demo_workflow, subject, annotations_for("smooth"))
+    assert response.status_code == 400
+    assert "is paused, so it takes no classifications" in response.json()["detail"]
+    assert not Classification.objects.filter(subject=subject).exists()

@@ -38,8 +38,11 @@ def busy(owner):
         classify(workflow, subjects[0], "featured", f"a{i}", [box])
         classify(workflow, subjects[1], "smooth", f"b{i}")
     classify(workflow, subjects[2], "artifact", "c0")
-    model = ModelVersion.objects.create(workflow=workflow, kind="classifier", number=1, file="m.pt", n_train=20,
-                                        serving=True, metrics={"val_accuracy_T0": 0.75, "val_loss": 0.6})
+    holdout = {"T0": {"accuracy": 0.5, "interval": [0.09, 0.91], "n": 2, "ece": 0.2,
+                      "confusion": [[1, 0, 0], [1, 0, 0], [0, 0, 0]]}}  # rows: known answer
+    model = ModelVersion.objects.create(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, number=1, file="m.pt",
+                                        n_train=20, serving=True,
+                                        metrics={"val_accuracy_T0": 0.75, "val_loss": 0.6, "holdout": holdout})
     for s, probs in ((subjects[0], [0.1, 0.8, 0.1]), (subjects[1], [0.3, 0.6, 0.1])):
         Prediction.objects.create(model_version=model, subject=s, task="T0", probs=probs)
     return workflow
@@ -52,10 +55,13 @@ def test_it_shows_project_staff_the_charts_and_counts(client, owner, busy):
     html = response.content.decode()
     assert html.count("<svg") >= 7  # retirement, posteriors, priority, skills, box risk, agreement, metrics
     for text in ("Retirement over time", "Volunteer skill", "Clump boxes", "Machine and humans", "Queue make-up",
-                 "agrees with the volunteers' consensus on", "val_accuracy_T0", 'data-count="retired"'):
+                 "gives the known", "val_accuracy_T0", 'data-count="retired"'):
         assert text in html
     assert response.context["status"]["counts"]["retired"] == 2
     assert response.context["agreement"]["n"] == 2 and response.context["agreement"]["agree"] == 1
+    # Versions are compared on the common held-out set, each with its interval.
+    assert "Classifier versions on the common held-out set" in html and "0.500 [0.090, 0.910]" in html
+    assert response.context["comparison"][0]["n"] == 2 and response.context["comparison"][0]["serving"]
     assert response.context["boxes"]["n_with_boxes"] == 1
     assert 'onclick=' not in html and ' style="' not in html.split("<svg")[0]
 
@@ -102,7 +108,7 @@ def test_it_forecasts_completion_from_the_recent_retirement_rate(busy):
     assert timeline["counts"] == [1, 2] and timeline["total"] == 4
     forecast = timeline["forecast"]
     assert forecast["rate_per_day"] == pytest.approx(1.0) and forecast["remaining"] == 2
-    assert forecast["eta"] is not None
+    assert forecast["eta"] is not None and forecast["galaxies_per_day"] == 1
 
 
 def test_editing_the_rules_is_audited_and_shown(client, owner, busy):
@@ -116,7 +122,12 @@ def test_editing_the_rules_is_audited_and_shown(client, owner, busy):
     assert change.user == owner and change.old == old
     assert change.new["posterior_threshold"] == 0.95 and change.new["machine_threshold"] == 0.9
     page = client.get(reverse("dashboard", args=[busy.pk])).content.decode()
-    assert "&#x27;machine_threshold&#x27;: 0.9" in page and "owner" in page
+    assert "<code>posterior_threshold</code>: <del>" in page and "<ins>0.95</ins>" in page and "owner" in page
+    assert "{&#x27;" not in page  # a readable diff, not a Python dict
+    from zooapp.services.dashboard import rules_diff
+
+    assert rules_diff(old={"a": 1, "b": 2}, new={"a": 1, "b": 3, "c": 4}) == [
+        {"rule": "b", "before": 2, "after": 3}, {"rule": "c", "before": None, "after": 4}]
 
 
 def test_bad_rules_are_refused_with_a_message_and_change_nothing(client, owner, busy):
@@ -230,3 +241,26 @@ def test_it_counts_the_subjects_the_machine_retired(busy):
     Retirement.objects.create(subject=subject, action="unretire", reason="rules_reapplied", rules={},
                               n_classifications=0)
     assert machine_retired_count(workflow=busy) == 0
+
+
+def test_human_and_machine_classifications_are_counted_apart(client, owner, busy):
+    from zooapp.models import Classification, Volunteer
+    from zooapp.services.dashboard import workflow_status
+
+    status = workflow_status(workflow=busy)
+    humans = Classification.objects.filter(workflow=busy, volunteer__kind=Volunteer.Kind.HUMAN).count()
+    assert status["human_classifications"] == humans
+    assert status["machine_classifications"] == Classification.objects.filter(workflow=busy).count() - humans
+    client.force_login(owner)
+    page = client.get(reverse("dashboard", args=[busy.pk])).content.decode()
+    assert "Human classifications" in page and "Machine votes" in page
+    assert "retirements a day" not in page
+
+
+def test_the_models_chart_puts_accuracy_and_training_speed_on_separate_axes():
+    from zooapp.services.dashboard_charts import comparison_chart
+
+    rows = [{"number": 1, "n": 50, "accuracy": 0.8, "lower": 0.7, "upper": 0.9, "serving": True}]
+    svg = comparison_chart(rows, throughput=[(1, 180.0)])
+    assert "held-out accuracy (fraction)" in svg and "training speed (images/s)" in svg
+    assert "images/s" not in comparison_chart(rows)

@@ -16,7 +16,6 @@ from PIL import Image
 from tests.conftest import annotations_for, make_workflow
 from zooapp.models import (ConsensusBox, Export, ModelVersion, Prediction, Retirement, Subject, SubjectPosterior,
                            Volunteer)
-from zooapp.services.catalogues import credible_interval
 from zooapp.services.classifications import classification_create
 from zooapp.services.exports import ExportRejected, export_file_path, export_start
 from zooapp.services.subjects import image_to_display, subject_create
@@ -67,22 +66,22 @@ def read_catalogue(path, fmt):
 def test_it_writes_the_galaxy_catalogue_with_values_from_the_database(classified, fmt):
     export, path = run_export(classified, "catalogue", fmt)
     table = read_catalogue(path, fmt)
-    assert len(table) == export.n_rows == 3  # gold subjects are not catalogued
+    assert len(table) == export.n_rows == 2  # gold subjects and the unseen one are not catalogued
     first = Subject.objects.filter(workflow=classified, is_gold=False).order_by("id").first()
     row = table[list(table["subject_id"]).index(first.pk)]
     post = SubjectPosterior.objects.get(subject=first, task="T0")
     probs = post.probabilities
     assert row["ra"] == pytest.approx(first.ra) and row["dec"] == pytest.approx(first.dec)
-    assert row["t00_a01_featured_count"] == 3 and row["t00_total_votes"] == 3
-    assert row["t00_a01_featured_fraction"] == pytest.approx(1.0)
-    assert row["t00_a01_featured_weighted_fraction"] == pytest.approx(
+    assert row["t01_smooth_or_features_a02_features_or_disk_count"] == 3
+    assert row["t01_smooth_or_features_total_votes"] == 3
+    assert row["t01_smooth_or_features_a02_features_or_disk_fraction"] == pytest.approx(1.0)
+    assert row["t01_smooth_or_features_a02_features_or_disk_weighted_fraction"] == pytest.approx(
         post.weighted_counts[1] / sum(post.weighted_counts))
-    assert row["t00_a01_featured_posterior"] == pytest.approx(probs[1])
-    lo, hi = credible_interval(probs[1], 3)
-    assert row["t00_a01_featured_posterior_lo"] == pytest.approx(lo)
-    assert row["t00_a01_featured_posterior_hi"] == pytest.approx(hi)
-    assert lo < probs[1] < hi
-    assert row["t00_a01_featured_machine"] == pytest.approx(0.85)
+    assert row["t01_smooth_or_features_a02_features_or_disk_posterior"] == pytest.approx(probs[1])
+    lo, hi = (row[f"t01_smooth_or_features_a02_features_or_disk_posterior_{end}"] for end in ("lo", "hi"))
+    assert lo <= probs[1] <= hi and hi - lo > 0.01
+    assert (row["total_classifications"], row["total_votes"]) == (3, 6)  # T0 and T2; boxes are not votes
+    assert row["t01_smooth_or_features_a02_features_or_disk_machine"] == pytest.approx(0.85)
     reason = Retirement.objects.filter(subject=first).latest("id").reason
     assert str(row["retirement_reason"]) == reason and row["n_clumps"] == 1
     if fmt != "csv":
@@ -99,17 +98,12 @@ def test_it_labels_columns_with_units_and_ucds_in_every_format(classified):
     _, vot_path = run_export(classified, "catalogue", "votable")
     ucds = {f.name: f.ucd for f in parse_single_table(str(vot_path)).fields}
     assert ucds["dec"] == "pos.eq.dec;meta.main"
-    assert ucds["t00_a00_smooth_posterior"] == "stat.probability"
-    assert ucds["t00_a00_smooth_count"] == "meta.number"
+    assert ucds["t01_smooth_or_features_a01_smooth_posterior"] == "stat.probability"
+    assert ucds["t01_smooth_or_features_a01_smooth_count"] == "meta.number"
     _, ecsv_path = run_export(classified, "catalogue", "ecsv")
     ecsv = Table.read(ecsv_path, format="ascii.ecsv")
-    assert ecsv["t00_a00_smooth_posterior_hi"].meta["ucd"] == "stat.probability;stat.max"
-    assert "credible interval" in ecsv["t00_a00_smooth_posterior_hi"].description
-
-
-def test_the_credible_interval_narrows_as_votes_accumulate():
-    few, many = credible_interval(0.8, 2), credible_interval(0.8, 200)
-    assert few[0] < many[0] < 0.8 < many[1] < few[1]
+    assert ecsv["t01_smooth_or_features_a01_smooth_posterior_hi"].meta["ucd"] == "stat.probability;stat.max"
+    assert "credible interval" in ecsv["t01_smooth_or_features_a01_smooth_posterior_hi"].description
 
 
 def _fits_with_one_bright_pixel(path, *, row, col, shape=(40, 50)):
@@ -194,7 +188,11 @@ def test_the_export_command_still_writes_the_catalogue(classified, tmp_path, cap
     out = capsys.readouterr().out
     for suffix in (".fits", ".vot.xml", ".ecsv", ".csv"):
         assert (tmp_path / f"workflow-{classified.pk}-catalogue{suffix}").is_file()
-    assert "(3 rows)" in out
+    assert "(2 rows)" in out  # the subject nobody classified is left out ...
+    call_command("export", "--workflow", str(classified.pk), "--out", str(tmp_path), "--include-unclassified",
+                 "--format", "csv")
+    unseen = Table.read(tmp_path / f"workflow-{classified.pk}-catalogue.csv")
+    assert len(unseen) == 3 and np.isnan(unseen["t01_smooth_or_features_a01_smooth_posterior"][-1])  # ... unless asked
     call_command("export", "--workflow", str(classified.pk), "--out", str(tmp_path), "--retired-only",
                  "--format", "csv")
     assert len(Table.read(tmp_path / f"workflow-{classified.pk}-catalogue.csv")) == 1

@@ -45,7 +45,7 @@ def test_it_imports_the_real_question_task_export_and_aggregates_it(project):
 
 def test_it_imports_the_galaxy_zoo_decals_sample_with_its_workflow_version_json(project):
     report = zooniverse_import(project_id=project.pk, classifications_path=DECALS_CLASSIFICATIONS,
-                               workflows_path=DECALS_WORKFLOW)
+                               workflows_path=DECALS_WORKFLOW, map_versions=("*",))
     assert (report.n_subjects, report.n_classifications) == (9, 9)
     labels = [a["label"] for a in report.workflow.current_version.tree["tasks"]["T0"]["answers"]]
     assert labels == ["smooth", "features_or_disk", "star_or_artefact"]
@@ -62,6 +62,99 @@ def test_it_keeps_only_the_chosen_version_when_asked(project):
                                workflows_path=DECALS_WORKFLOW, version="28.30")
     assert report.n_classifications == 2
     assert report.n_dropped_answers == 0
+
+
+def test_rows_of_versions_not_mapped_to_the_definition_are_reported_and_left_out(project):
+    report = zooniverse_import(project_id=project.pk, classifications_path=DECALS_CLASSIFICATIONS,
+                               workflows_path=DECALS_WORKFLOW)
+    assert report.versions == {"28.30": 2}
+    assert report.unmapped_versions == {"39.61": 2, "44.73": 1, "46.73": 1, "46.77": 1, "55.121": 2}
+    mapped = zooniverse_import(project_id=project.pk, classifications_path=DECALS_CLASSIFICATIONS,
+                               workflows_path=DECALS_WORKFLOW, map_versions=("39",))
+    assert mapped.workflow == report.workflow and mapped.n_classifications == 2 and mapped.n_already_imported == 2
+
+
+def _database_state():
+    return (Workflow.objects.count(), Subject.objects.count(),
+            sorted(Classification.objects.values_list("external_id", "volunteer__name", "subject__external_id")),
+            sorted((p.subject_id, p.task, tuple(p.log_posterior)) for p in SubjectPosterior.objects.all()))
+
+
+@pytest.mark.parametrize("classifications, workflows, options", [
+    (SLSN_CLASSIFICATIONS, SLSN_WORKFLOWS, {"zooniverse_workflow_id": 10}),
+    (DECALS_CLASSIFICATIONS, DECALS_WORKFLOW, {"map_versions": ("*",)}),
+])
+def test_importing_a_real_sample_twice_leaves_the_database_unchanged_the_second_time(project, classifications,
+                                                                                    workflows, options):
+    first = zooniverse_import(project_id=project.pk, classifications_path=classifications, workflows_path=workflows,
+                              **options)
+    before = _database_state()
+    again = zooniverse_import(project_id=project.pk, classifications_path=classifications, workflows_path=workflows,
+                              **options)
+    assert _database_state() == before
+    assert again.workflow == first.workflow and not again.changed
+    assert (again.n_subjects, again.n_classifications, again.n_already_imported) == (0, 0, first.n_classifications)
+    ids = set(Classification.objects.filter(workflow=first.workflow).values_list("external_id", flat=True))
+    with classifications.open(newline="") as fh:
+        assert {r["classification_id"] for r in csv.DictReader(fh)} >= ids and len(ids) == first.n_classifications
+
+
+def test_an_overlapping_file_adds_only_its_new_rows(project, tmp_path):
+    with SLSN_CLASSIFICATIONS.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows, fields = list(reader), reader.fieldnames
+    part = tmp_path / "part.csv"
+    with part.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(rows[:4])
+    first = zooniverse_import(project_id=project.pk, classifications_path=part, workflows_path=SLSN_WORKFLOWS)
+    rest = zooniverse_import(project_id=project.pk, classifications_path=SLSN_CLASSIFICATIONS,
+                             workflows_path=SLSN_WORKFLOWS)
+    assert (first.n_classifications, rest.n_classifications, rest.n_already_imported) == (4, 3, 4)
+    assert Classification.objects.filter(workflow=first.workflow).count() == 7
+
+
+def _with_flags(tmp_path, flags: dict[int, dict[str, str]]) -> Path:
+    with SLSN_CLASSIFICATIONS.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows, fields = list(reader), reader.fieldnames
+    for i, values in flags.items():
+        rows[i].update(values)
+    path = tmp_path / "flagged.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_gold_standard_rows_become_gold_answers_not_votes(project, tmp_path):
+    from zooapp.models import GoldAnswer
+
+    path = _with_flags(tmp_path, {0: {"gold_standard": "true"}})
+    report = zooniverse_import(project_id=project.pk, classifications_path=path, workflows_path=SLSN_WORKFLOWS)
+    assert (report.n_gold_answers, report.n_classifications) == (2, 6)
+    gold = GoldAnswer.objects.filter(subject__workflow=report.workflow)
+    subject = gold.first().subject
+    assert subject.is_gold and {g.task for g in gold} == {"T0", "T1"}
+    assert not Classification.objects.filter(subject=subject).exists()
+
+
+@pytest.mark.parametrize("mode", ["agent", "gold"])
+def test_expert_rows_become_an_expert_agents_votes_or_gold_by_option(project, tmp_path, mode):
+    from zooapp.models import GoldAnswer
+
+    path = _with_flags(tmp_path, {1: {"expert": "true"}, 2: {"expert": "true"}})
+    report = zooniverse_import(project_id=project.pk, classifications_path=path, workflows_path=SLSN_WORKFLOWS,
+                               expert=mode)
+    experts = Classification.objects.filter(workflow=report.workflow, volunteer__name__startswith="zooniverse-expert:")
+    if mode == "agent":
+        assert experts.count() == report.n_expert_votes == 2 and report.n_classifications == 7
+        assert experts.values("volunteer").distinct().count() == 1
+    else:
+        assert not experts.exists() and report.n_classifications == 5
+        assert GoldAnswer.objects.filter(subject__workflow=report.workflow).values("subject").distinct().count() == 2
 
 
 def _write_export(path: Path, marks: list[dict]) -> None:
@@ -125,7 +218,11 @@ def test_it_rejects_a_file_that_is_not_a_zooniverse_export_and_stores_nothing(pr
 def test_the_command_imports_into_a_new_project(admin_user, capsys):
     call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
                  str(SLSN_WORKFLOWS), "--workflow-id", "10", "--version", "16", "--project", "slsn")
-    assert "7 subjects, 7 classifications" in capsys.readouterr().out
+    assert "7 new subjects, 7 new classifications" in capsys.readouterr().out
+    call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
+                 str(SLSN_WORKFLOWS), "--workflow-id", "10", "--version", "16", "--project", "slsn")
+    out = capsys.readouterr().out
+    assert "7 already imported" in out and "nothing new: the database is unchanged" in out
     assert Workflow.objects.filter(project__slug="slsn", project__owner=admin_user).count() == 1
     with pytest.raises(CommandError, match="no workflow 10 version 99"):
         call_command("import_zooniverse", "--classifications", str(SLSN_CLASSIFICATIONS), "--workflows",
@@ -169,3 +266,15 @@ def test_it_reads_back_the_platforms_own_zooniverse_format_export(admin_user, tm
         boxes = [list(ConsensusBox.objects.filter(subject=s).values_list("x_min", "y_min", "x_max", "y_max"))
                  for s in (original, copy)]
         assert boxes[0] == boxes[1] == [(10.0, 12.0, 30.0, 20.0)]
+
+
+def test_a_queued_import_keeps_the_expert_option(admin_user, tmp_path, capsys):
+    from zooapp.models import GoldAnswer
+
+    path = _with_flags(tmp_path, {1: {"expert": "true"}, 2: {"expert": "true"}})
+    call_command("import_zooniverse", "--classifications", str(path), "--workflows", str(SLSN_WORKFLOWS),
+                 "--expert", "gold", "--background")
+    assert "queued" in capsys.readouterr().out
+    workflow = Workflow.objects.get(project__slug="zooniverse-import")  # eager Celery ran it in-process
+    assert not Classification.objects.filter(workflow=workflow, volunteer__name__startswith="zooniverse-expert:").exists()
+    assert GoldAnswer.objects.filter(subject__workflow=workflow).values("subject").distinct().count() == 2

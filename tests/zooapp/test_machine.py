@@ -1,77 +1,100 @@
-import uuid
-
 import numpy as np
 import pytest
 
-from tests.conftest import annotations_for, make_workflow
-from zooapp.models import Classification, ModelVersion, Prediction, Subject, Volunteer
+from tests.conftest import make_workflow
+from tests.zooapp.machine_fixtures import classifier_row, crowd_classify, smooth_checkpoint  # noqa: F401
+from zooapp.models import Classification, ModelVersion, Prediction, Subject, Volunteer, Workflow
 from zooapp.services.aggregation import workflow_recompute
-from zooapp.services.classifications import classification_create
-from zooapp.services.machine import MACHINE_AGENT, classifier_train, detector_train
+from zooapp.services.machine.agent import MACHINE_AGENT
+from zooapp.services.machine.classifier import classifier_train, model_version_judge
+from zooapp.services.machine.detector import detector_train
+from zooapp.services.machine.versions import version_mark_serving
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def labelled_workflow(admin_user, settings):
-    settings.ZOOLOOP_CLASSIFIER_EPOCHS = 1
-    settings.ZOOLOOP_DETECTOR_EPOCHS = 1
+    settings.ZOOLOOP_CLASSIFIER_STEPS = 5
+    settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 5
+    settings.ZOOLOOP_CLASSIFIER_FINETUNE_STEPS = 5
+    settings.ZOOLOOP_DETECTOR_STEPS = 5
     settings.ZOOLOOP_PREDICT_VIEWS = 1
-    workflow = make_workflow(owner=admin_user, n_subjects=36, n_gold=12,
+    workflow = make_workflow(owner=admin_user, n_subjects=40, n_gold=12,
                              rules={"posterior_threshold": 0.7, "min_classifications": 2})
-    crowd = [Volunteer.objects.create(name=f"v{i}") for i in range(3)]
-    box = {"tool": "clump", "x_min": 20, "y_min": 20, "x_max": 30, "y_max": 31}
-    for i, subject in enumerate(workflow.subjects.order_by("id")[:28]):
-        answer = "smooth" if i % 2 else "featured"
-        for v in crowd:
-            classification_create(volunteer=v, subject_id=subject.pk, workflow_version_id=workflow.current_version.pk,
-                                  annotations=annotations_for(answer, [box] if answer == "featured" else []),
-                                  idempotency_key=uuid.uuid4())
+    others = list(workflow.subjects.filter(is_gold=False).order_by("id"))
+    Workflow.objects.filter(pk=workflow.pk).update(machine_agent=False)  # no first model while the crowd votes
+    crowd_classify(workflow, others[:24], lambda i: "featured" if i % 2 else "smooth")
+    Workflow.objects.filter(pk=workflow.pk).update(machine_agent=True)
     return workflow
 
 
-def test_it_trains_a_classifier_that_predicts_sets_priorities_and_votes_once_reproducibly(labelled_workflow):
+def test_it_trains_a_classifier_that_predicts_on_active_galaxies_and_votes_reproducibly(labelled_workflow):
     workflow = labelled_workflow
     version = classifier_train(workflow_id=workflow.pk)
-    assert version is not None and version.serving is False  # the flag is set on the row by the service
     version.refresh_from_db()
-    assert version.serving and version.n_train + version.n_val >= 20
-    assert "val_loss" in version.metrics
+    assert version.serving and version.n_train >= 20 and version.n_human_classifications == 72
+    held_out = Subject.objects.filter(workflow=workflow, holdout=True)
+    assert held_out.count() >= 12 and version.metrics["holdout"]["T0"]["n"] >= 12  # the gold answers
+    assert version.calibration is not None and sum(version.calibration["T0"]["counts"]) >= 12
     active = Subject.objects.filter(workflow=workflow, status="active", is_gold=False)
-    assert Prediction.objects.filter(model_version=version, subject__in=active, task="T0").count() == active.count()
-    probs = Prediction.objects.filter(model_version=version, task="T0").first().probs
-    assert len(probs) == 3 and np.isclose(sum(probs), 1.0, atol=1e-4)
-    priorities = set(active.values_list("priority", flat=True))
-    assert len(priorities) > 1  # no longer the flat default of 0.5
+    predicted = Prediction.objects.filter(model_version=version, task="T0")
+    assert set(predicted.values_list("subject_id", flat=True)) == set(active.values_list("pk", flat=True))
+    assert np.isclose(sum(predicted.first().probs), 1.0, atol=1e-4)
     machine = Volunteer.objects.get(kind="machine", name=MACHINE_AGENT)
     votes = Classification.objects.filter(volunteer=machine)
-    assert votes.count() == active.count() and votes.filter(aggregation_seq__isnull=True).count() == 0
-    assert votes.first().machine_confusion["T0"]
-    assert Subject.objects.filter(workflow=workflow, n_classifications__gt=3).count() == 0  # humans only
+    assert votes.count() == active.count() and not votes.filter(aggregation_seq__isnull=True).exists()
+    assert set(votes.values_list("model_version", flat=True)) == {version.pk}
     # The machine's votes replay exactly, with the confusion they were cast with.
     assert workflow_recompute(workflow_id=workflow.pk) == {"reliabilities": [], "posteriors": [], "counts": []}
 
 
-def test_a_second_version_serves_only_if_at_least_as_good(labelled_workflow):
-    first = classifier_train(workflow_id=labelled_workflow.pk)
-    ModelVersion.objects.filter(pk=first.pk).update(metrics={**first.metrics, "val_accuracy_T0": 1.01})
-    second = classifier_train(workflow_id=labelled_workflow.pk)
-    second.refresh_from_db()
-    assert second.number == 2 and not second.serving
-    assert ModelVersion.objects.get(pk=first.pk).serving
+def test_a_version_is_judged_on_the_held_out_set_a_worse_one_never_serves_and_a_better_one_does(
+        admin_user, settings, smooth_checkpoint, tmp_path):
+    from aggregation.schema import TaskTree
+    from ml.classifier import ClassifierConfig, train_classifier
+    from tests.conftest import DEMO_TREE, png_bytes
+
+    settings.ZOOLOOP_PREDICT_VIEWS = 1
+    workflow = make_workflow(owner=admin_user, n_subjects=14, n_gold=12)  # gold answers: all 'smooth'
+    images = [tmp_path / f"g{i}.png" for i in range(8)]
+    for i, path in enumerate(images):
+        path.write_bytes(png_bytes(size=32, seed=i))
+    cfg = ClassifierConfig(out_dir=str(tmp_path / "bad"), image_size=32, steps=5, min_steps=5, checkpoint_every=5,
+                           batch_size=8, n_ensemble=1, mc_samples=2)
+    bad_file = train_classifier(cfg, images=images, vote_counts={"T0": np.tile([0.0, 5.0, 0.0], (8, 1))},
+                                tree=TaskTree.from_dict(DEMO_TREE), val_fraction=0.0, progress=False)["checkpoint"]
+    Subject.objects.filter(workflow=workflow, is_gold=True).update(holdout=True)
+    good, bad = classifier_row(workflow, smooth_checkpoint, 1), classifier_row(workflow, str(bad_file), 2)
+    assert model_version_judge(model_version_id=good.pk)  # nothing served yet
+    assert not model_version_judge(model_version_id=bad.pk)
+    bad.refresh_from_db()
+    assert not bad.serving and ModelVersion.objects.get(pk=good.pk).serving
+    assert bad.metrics["holdout"]["T0"]["accuracy"] == 0.0 and bad.metrics["holdout"]["T0"]["n"] == 12
+    comparison = bad.metrics["holdout_comparison"]
+    assert comparison["serving"] == 1 and comparison["mean"] == -1.0 and comparison["upper"] < 0
+    version_mark_serving(version=bad)
+    assert model_version_judge(model_version_id=good.pk)  # better than the serving one on the same galaxies
+    assert ModelVersion.objects.get(pk=good.pk).serving and not ModelVersion.objects.get(pk=bad.pk).serving
 
 
-def test_it_trains_the_detector_on_consensus_boxes_from_the_classifier_backbone(labelled_workflow):
-    classifier_train(workflow_id=labelled_workflow.pk)
-    drawn_ids = list(Subject.objects.filter(workflow=labelled_workflow, consensus_boxes__isnull=False)
-                     .values_list("pk", flat=True).distinct()[:3])
+def test_it_trains_the_detector_on_consensus_boxes_and_serves_it_as_one_more_viewer(admin_user, settings):
+    settings.ZOOLOOP_DETECTOR_STEPS = 5
+    settings.ZOOLOOP_CLASSIFIER_STEPS = 5
+    settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 5
+    settings.ZOOLOOP_PREDICT_VIEWS = 1
+    workflow = make_workflow(owner=admin_user, n_subjects=24, n_gold=1,
+                             rules={"posterior_threshold": 0.7, "min_classifications": 2})
+    subjects = list(workflow.subjects.filter(is_gold=False).order_by("id"))
+    crowd_classify(workflow, subjects[:21], "featured", prefix="d",
+                   boxes=[{"tool": "clump", "x_min": 20, "y_min": 20, "x_max": 30, "y_max": 31}])
+    drawn_ids = [s.pk for s in subjects[:3]]
     Subject.objects.filter(pk__in=drawn_ids).update(status="active")  # still open, so the detector looks at them
-    version = detector_train(workflow_id=labelled_workflow.pk)
-    assert version is not None and version.kind == "detector" and version.n_train > 0
-    assert any(k.startswith("val_") for k in version.metrics)
+    version = detector_train(workflow_id=workflow.pk)
+    assert version is not None and version.kind == ModelVersion.Kind.DETECTOR and version.n_train > 0
     version.refresh_from_db()
     assert version.serving
-    active = Subject.objects.filter(workflow=labelled_workflow, status="active")
+    active = Subject.objects.filter(workflow=workflow, status="active")
     assert Prediction.objects.filter(model_version=version, task="boxes").count() == active.count()
     # The detector counts as one more viewer in the box consensus of a subject people drew on.
     views = [Subject.objects.get(pk=pk).consensus_boxes.first().n_seen for pk in drawn_ids]

@@ -1,12 +1,18 @@
+import datetime as dt
 import random
 import threading
+import uuid
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import make_workflow
+from tests.conftest import annotations_for, make_workflow
 from zooapp.models import Subject, SubjectView, Volunteer
-from zooapp.selection import FINISHED, gold_rate, queue_next
+from zooapp.selection import FINISHED, IN_FLIGHT_SECONDS, gold_rate, queue_next, subjects_in_flight
+from zooapp.services.aggregation import QUEUED_KEY, workflow_aggregate_pending
+from zooapp.services.classifications import classification_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,6 +54,57 @@ def test_gold_subjects_are_mixed_in_at_about_the_configured_rate(admin_user):
     assert 0.2 < share < 0.4
 
 
+def _ranked_workflow(admin_user, *, min_classifications: int, n_subjects: int = 4):
+    """Subjects S0 > S1 > ... by priority, no gold, so the queue's order is known."""
+    workflow = make_workflow(owner=admin_user, n_subjects=n_subjects, n_gold=0,
+                             rules={"min_classifications": min_classifications})
+    for i, subject in enumerate(workflow.subjects.order_by("id")):
+        Subject.objects.filter(pk=subject.pk).update(priority=1 - i / 10)
+    return workflow
+
+
+def _first(workflow, volunteer):
+    return queue_next(workflow=workflow, volunteer=volunteer).subjects[0].external_id
+
+
+def test_concurrent_volunteers_get_the_next_subject_once_the_top_one_has_all_the_volunteers_it_needs(admin_user):
+    workflow = _ranked_workflow(admin_user, min_classifications=2)
+    served = [_first(workflow, Volunteer.objects.create()) for _ in range(5)]
+    # S0 and S1 each still need two classifications: two volunteers each, then S2, and so on.
+    assert served == ["S0", "S0", "S1", "S1", "S2"]
+    assert subjects_in_flight(subject_ids=list(workflow.subjects.values_list("pk", flat=True))) == {
+        pk: n for pk, n in zip(workflow.subjects.order_by("id").values_list("pk", flat=True), [2, 2, 1])}
+
+
+def test_a_classification_waiting_for_its_batch_still_holds_its_subject_and_an_aggregated_one_frees_it(admin_user):
+    workflow = _ranked_workflow(admin_user, min_classifications=1)
+    first = Volunteer.objects.create()
+    top = queue_next(workflow=workflow, volunteer=first).subjects[0]
+    cache.set(QUEUED_KEY.format(workflow.pk), 1)  # an aggregation run is already queued: this vote waits for it
+    try:
+        classification_create(volunteer=first, subject_id=top.pk, workflow_version_id=workflow.current_version.pk,
+                              annotations=annotations_for("smooth"), idempotency_key=uuid.uuid4())
+        assert _first(workflow, Volunteer.objects.create()) == "S1"
+        workflow_aggregate_pending(workflow_id=workflow.pk)
+    finally:
+        cache.delete(QUEUED_KEY.format(workflow.pk))
+    assert Subject.objects.get(pk=top.pk).status == Subject.Status.ACTIVE
+    assert _first(workflow, Volunteer.objects.create()) == "S0"  # one vote aggregated, nothing else in flight
+
+
+def test_a_view_left_open_longer_than_the_reservation_no_longer_holds_its_subject(admin_user):
+    workflow = _ranked_workflow(admin_user, min_classifications=1)
+    assert _first(workflow, Volunteer.objects.create()) == "S0"
+    assert _first(workflow, Volunteer.objects.create()) == "S1"
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=IN_FLIGHT_SECONDS + 1)
+    SubjectView.objects.filter(subject__external_id="S0").update(created_at=long_ago)
+    assert _first(workflow, Volunteer.objects.create()) == "S0"
+
+
+def test_when_every_subject_is_in_flight_the_least_loaded_is_still_served(admin_user):
+    workflow = _ranked_workflow(admin_user, min_classifications=1, n_subjects=2)
+    served = [_first(workflow, Volunteer.objects.create()) for _ in range(4)]
+    assert served == ["S0", "S1", "S0", "S1"]
 
 
 def test_concurrent_requests_never_hand_one_volunteer_the_same_subject(admin_user):
@@ -70,3 +127,22 @@ def test_concurrent_requests_never_hand_one_volunteer_the_same_subject(admin_use
         t.join()
     assert not errors
     assert len(results) == len(set(results)) == SubjectView.objects.filter(volunteer=volunteer).count()
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the simulator's backend; PostgreSQL matches NOT is_gold itself")
+def test_the_queue_reads_the_top_of_the_priority_index_and_never_sorts_the_survey(admin_user):
+    workflow = make_workflow(owner=admin_user, n_subjects=30, n_gold=5)
+    workflow.gold_rate_start = workflow.gold_rate_end = 0.5
+    workflow.save()
+    volunteer = Volunteer.objects.create()
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(4):
+            queue_next(workflow=workflow, volunteer=volunteer, rng=random.Random(0))
+    reads = [q["sql"] for q in captured.captured_queries if 'FROM "zooapp_subject"' in q["sql"]]
+    assert any("is_gold" in sql for sql in reads)
+    with connection.cursor() as cursor:
+        for sql in reads:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+            plan = " | ".join(row[-1] for row in cursor.fetchall())
+            # A temporary B-tree means every active subject was read and sorted, as each request once did.
+            assert "subject_queue" in plan and "is_gold=?" in plan and "TEMP B-TREE" not in plan, plan

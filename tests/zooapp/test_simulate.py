@@ -7,9 +7,9 @@ from django.contrib.auth import get_user_model
 from aggregation.schema import TaskTree
 from tests.conftest import DEMO_TREE, make_workflow
 from zooapp.models import Classification, ConsensusBox, Project, Subject, SubjectPosterior, Volunteer
-from zooapp.services.simulation import CrowdConfig, SimulationConfig, simulation_run
+from aggregation.crowd import DEFAULT_CROWD, annotations_walk, crowd_load, member_draw, recording_load
+from zooapp.services.simulation import SimulationConfig, simulation_run
 from zooapp.services.simulation import whatif as whatif_services
-from zooapp.services.simulation.crowd import classify_walk, crowd_member
 from zooapp.services.simulation.metrics import box_scores
 from zooapp.services.simulation.run import project_delete
 
@@ -24,8 +24,7 @@ for answer in SMALL_TREE["tasks"]["T0"]["answers"]:
 
 def small_config(**overrides) -> SimulationConfig:
     settings = {"n_galaxies": 12, "n_gold": 2, "seed": 3, "policies": ("fixed_n", "platform"), "tree": SMALL_TREE,
-                "fixed_n": 3, "concurrency": 4, "refresh_every": 10, "max_steps_per_galaxy": 15,
-                "crowd": CrowdConfig(session_median=6.0), "progress": False}
+                "fixed_n": 3, "concurrency": 4, "refresh_every": 10, "max_steps_per_galaxy": 15, "progress": False}
     return SimulationConfig(**{**settings, **overrides})
 
 
@@ -40,6 +39,7 @@ def without_ids(report: dict) -> dict:
     for policy in clean["policies"].values():
         policy.pop("workflow_id")
         policy.pop("seconds")
+        policy.pop("cpu_seconds")
     return clean
 
 
@@ -82,10 +82,11 @@ def test_it_gives_the_same_report_for_the_same_seed():
 
 def test_a_volunteer_answers_the_same_galaxy_the_same_way_every_time():
     tree = TaskTree.from_dict(DEMO_TREE)
-    member = crowd_member(seed=1, index=4, config=CrowdConfig())
+    crowd = crowd_load(DEFAULT_CROWD)
+    member = member_draw(spec=crowd, seed=1, index=4)
     truth = {"T0": "featured", "T2": "no", "T3": "bar", "T4": "spiral", "clumps": [[10, 10, 16, 16]]}
-    walks = [classify_walk(tree=tree, truth=truth, volunteer=member, n_done=0, subject_index=7, size=(64, 64),
-                           halflife=15.0) for _ in range(2)]
+    walks = [annotations_walk(spec=crowd, tree=tree, truth=truth, member=member, n_done=0, galaxy=7,
+                              difficulty=0.3, size=(64, 64)) for _ in range(2)]
     assert walks[0] == walks[1]
     tree.validate(walks[0], image_width=64, image_height=64)
 
@@ -123,3 +124,64 @@ def test_the_whatif_simulates_the_workflows_rules_and_shows_effort_and_accuracy(
     page = client.get(f"/dashboard/{workflow.pk}/whatif/").content.decode()
     assert "Human classifications per retired galaxy" in page and 'id="whatif-data"' in page
     assert Project.objects.count() == 1  # the simulation's throwaway project is gone
+
+
+def test_a_replay_reveals_only_the_recorded_votes_in_the_order_the_queue_asks(tmp_path):
+    rng = np.random.default_rng(0)
+    truth = {t: int(rng.integers(2)) for t in range(8)}
+    rows = [(t, w, truth[t] if rng.random() < 0.8 else 1 - truth[t]) for t in range(8) for w in "abcdef"
+            if rng.random() < 0.6]
+    (tmp_path / "votes.csv").write_text("task,worker,label\n" + "".join(f"{t},{w},{lab}\n" for t, w, lab in rows))
+    (tmp_path / "truth.csv").write_text("task,truth\n" + "".join(f"{t},{v}\n" for t, v in truth.items()))
+    recording = recording_load(votes=tmp_path / "votes.csv", truth=tmp_path / "truth.csv")
+    report = simulation_run(config=small_config(n_galaxies=6, n_gold=2, policies=("platform",), replay=recording,
+                                                tree=None), keep=True)
+    try:
+        workflow_id = report["policies"]["platform"]["workflow_id"]
+        task_of = dict(zip(Subject.objects.filter(workflow_id=workflow_id).order_by("id").values_list("pk", flat=True),
+                           recording.tasks))
+        given = {(c.volunteer.name.removeprefix("sim-replay-"), task_of[c.subject_id], c.annotations[0]["value"])
+                 for c in Classification.objects.filter(workflow_id=workflow_id).select_related("volunteer")}
+        recorded = {(w, str(t), str(lab)) for t, w, lab in rows}
+        assert given and given <= recorded  # nothing invented
+        assert len(given) == Classification.objects.filter(workflow_id=workflow_id).count()  # none twice
+    finally:
+        project_delete(project_id=report["project_id"])
+
+
+def test_a_replay_asking_for_more_galaxies_than_it_recorded_is_refused(tmp_path):
+    (tmp_path / "votes.csv").write_text("task,worker,label\n1,a,0\n")
+    (tmp_path / "truth.csv").write_text("task,truth\n1,0\n")
+    with pytest.raises(ValueError, match="the recording has 1 tasks with a truth"):
+        small_config(replay=recording_load(votes=tmp_path / "votes.csv", truth=tmp_path / "truth.csv"))
+
+
+def test_the_command_refuses_a_bad_crowd_file_before_anything_runs(tmp_path):
+    from django.core.management import CommandError, call_command
+
+    bad = tmp_path / "crowd.toml"
+    bad.write_text('[[populations]]\nname = "a"\nshare = 1.0\nkind = "troll"\n')
+    with pytest.raises(CommandError, match="populations\\[0\\].kind must be one of skilled"):
+        call_command("simulate", crowd=str(bad), galaxies=3, out=str(tmp_path / "out"))
+    assert not Project.objects.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_trained_machine_in_the_loop_retires_galaxies_and_each_retirement_names_its_version(settings):
+    from zooapp.models import Retirement
+
+    # A short but real training budget: enough for 64-px synthetic galaxies, a minute of CPU rather than ten.
+    settings.ZOOLOOP_CLASSIFIER_STEPS = settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 60
+    settings.ZOOLOOP_CLASSIFIER_FINETUNE_STEPS = 30
+    settings.ZOOLOOP_PREDICT_VIEWS = 2
+    # Many gold galaxies give the common held-out set enough members to calibrate the machine early.
+    config = small_config(n_galaxies=60, n_gold=30, policies=("machine",), retrain_every=40,
+                          machine_threshold=0.9, concurrency=6, max_steps_per_galaxy=12)
+    report = simulation_run(config=config, keep=True)
+    try:
+        policy = report["policies"]["machine"]
+        assert policy["retired_by"].get("machine_threshold", 0) > 0, policy["retired_by"]
+        by_machine = Retirement.objects.filter(subject__workflow_id=policy["workflow_id"], reason="machine_threshold")
+        assert by_machine.exists() and not by_machine.filter(model_version__isnull=True).exists()
+        assert policy["questions"]["T0"]["accuracy"] >= 0.9  # against the synthetic truth, not the crowd
+    finally:
+        project_delete(project_id=report["project_id"])

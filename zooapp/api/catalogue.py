@@ -9,21 +9,20 @@ from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
-from rest_framework.generics import get_object_or_404  # a malformed id is a 404 here, not a 500
-from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from zooapp.access import get_workflow_for_user, staff_projects
+from zooapp.access import get_export_for_user, get_workflow_for_user
 from zooapp.models import Export, GoldAnswer, SubjectTruth
-from zooapp.services.exports import FORMATS, ExportRejected, download_name, export_file_path, export_start
+from zooapp.selectors import export_list_for_user, gold_answer_list, subject_truth_list
+from zooapp.serializers import ExportFilter, query_params
+from zooapp.services.exports import FORMATS, ExportOptions, download_name, export_file_path, export_start
 from zooapp.services.subject_uploads import gold_answers_upload, subject_set_upload
-from zooapp.services.subjects import IngestError
 
 
 class ExportSerializer(serializers.ModelSerializer):
@@ -31,8 +30,8 @@ class ExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Export
-        fields = ["id", "workflow", "kind", "format", "status", "progress", "n_rows", "error", "created_at",
-                  "finished_at", "download_url"]
+        fields = ["id", "workflow", "kind", "format", "options", "status", "progress", "n_rows", "error",
+                  "created_at", "finished_at", "download_url"]
 
     def get_download_url(self, obj: Export) -> str | None:
         if obj.status != Export.Status.DONE:
@@ -42,6 +41,7 @@ class ExportSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
+@extend_schema_view(list=extend_schema(parameters=[ExportFilter]))
 class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Exports of the workflows you run. POST starts one in the background; poll it for ``progress``."""
 
@@ -51,31 +51,26 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         workflow = serializers.IntegerField(min_value=1)
         kind = serializers.ChoiceField(choices=list(FORMATS))
         format = serializers.ChoiceField(choices=sorted({f for fmts in FORMATS.values() for f in fmts}))
+        retired_only = serializers.BooleanField(default=False, help_text="catalogue, classifications: retired only")
+        workflow_version = serializers.IntegerField(min_value=1, required=False,
+                                                    help_text="classifications: only this workflow version")
 
     def get_queryset(self):
-        qs = Export.objects.filter(workflow__project__in=staff_projects(self.request.user)).order_by("-id")
-        workflow = self.request.query_params.get("workflow")
-        if workflow is not None:
-            if not workflow.isdigit():
-                raise ValidationError({"detail": "workflow must be an id"})
-            qs = qs.filter(workflow_id=int(workflow))
-        return qs
+        workflow_id = query_params(ExportFilter, self.request).get("workflow")
+        return export_list_for_user(user=self.request.user, workflow_id=workflow_id)
 
     def get_object(self) -> Export:
-        export = get_object_or_404(Export, pk=self.kwargs["pk"])
-        get_workflow_for_user(self.request.user, export.workflow_id, staff=True)
-        return export
+        return get_export_for_user(self.request.user, self.kwargs["pk"])
 
     @extend_schema(request=InputSerializer, responses={201: ExportSerializer})
     def create(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         workflow = get_workflow_for_user(request.user, data.validated_data["workflow"], staff=True)
-        try:
-            export = export_start(workflow=workflow, kind=data.validated_data["kind"],
-                                  fmt=data.validated_data["format"], user=request.user)
-        except ExportRejected as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+        options = ExportOptions(retired_only=data.validated_data["retired_only"],
+                                workflow_version=data.validated_data.get("workflow_version"))
+        export = export_start(workflow=workflow, kind=data.validated_data["kind"],
+                              fmt=data.validated_data["format"], user=request.user, options=options)
         export.refresh_from_db()
         return Response(ExportSerializer(export, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
@@ -83,10 +78,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"], url_path="download", url_name="download")
     def download(self, request, pk=None, format=None):  # format: the router's .json suffix route
         export = self.get_object()
-        try:
-            path = export_file_path(export=export)
-        except ExportRejected as exc:
-            raise NotFound(str(exc)) from None
+        path = export_file_path(export=export)
         return FileResponse(path.open("rb"), as_attachment=True, filename=download_name(export))
 
 
@@ -126,17 +118,13 @@ class SubjectSetUploadApi(APIView):
         workflow = get_workflow_for_user(request.user, pk, staff=True)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            report = subject_set_upload(workflow=workflow, name=data.validated_data["name"],
-                                        manifest=data.validated_data["manifest"],
-                                        images=request.FILES.getlist("images"))
-        except IngestError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+        report = subject_set_upload(workflow=workflow, name=data.validated_data["name"],
+                                    manifest=data.validated_data["manifest"], images=request.FILES.getlist("images"))
         return Response(report.as_dict(), status=status.HTTP_201_CREATED if report.created else status.HTTP_200_OK)
 
 
-class GoldAnswerListApi(APIView):
-    """Gold answers of a workflow (project staff only). POST a CSV (id, task, value) to add or change them."""
+class GoldAnswerListApi(generics.ListAPIView):
+    """Gold answers of a workflow (project staff and experts). POST a CSV (id, task, value) to add or change them."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -147,33 +135,25 @@ class GoldAnswerListApi(APIView):
             model = GoldAnswer
             fields = ["subject", "external_id", "task", "value"]
 
+    serializer_class = OutputSerializer
+
     class InputSerializer(serializers.Serializer):
         file = serializers.FileField()
 
-    @extend_schema(responses=OutputSerializer(many=True), parameters=[OpenApiParameter("limit", int),
-                                                                     OpenApiParameter("offset", int)])
-    def get(self, request, pk: int):
-        workflow = get_workflow_for_user(request.user, pk, staff=True)
-        qs = GoldAnswer.objects.filter(subject__workflow=workflow).select_related("subject").order_by("subject_id",
-                                                                                                      "task")
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+    def get_queryset(self):
+        # The gold right: project staff and the project's experts.
+        return gold_answer_list(workflow=get_workflow_for_user(self.request.user, self.kwargs["pk"], right="gold"))
 
     @extend_schema(request={"multipart/form-data": InputSerializer},
                    responses=inline_serializer("GoldStored", {"stored": serializers.IntegerField()}))
     def post(self, request, pk: int):
-        workflow = get_workflow_for_user(request.user, pk, staff=True)
+        workflow = get_workflow_for_user(request.user, pk, right="gold")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            n = gold_answers_upload(workflow=workflow, upload=data.validated_data["file"])
-        except IngestError as exc:
-            raise ValidationError({"detail": str(exc)}) from None
-        return Response({"stored": n})
+        return Response({"stored": gold_answers_upload(workflow=workflow, upload=data.validated_data["file"])})
 
 
-class SubjectTruthListApi(APIView):
+class SubjectTruthListApi(generics.ListAPIView):
     """Simulated truth of synthetic subjects, for evaluation (project staff only)."""
 
     class OutputSerializer(serializers.ModelSerializer):
@@ -183,10 +163,7 @@ class SubjectTruthListApi(APIView):
             model = SubjectTruth
             fields = ["subject", "external_id", "values"]
 
-    @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request, pk: int):
-        workflow = get_workflow_for_user(request.user, pk, staff=True)
-        qs = SubjectTruth.objects.filter(subject__workflow=workflow).select_related("subject").order_by("subject_id")
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+    serializer_class = OutputSerializer
+
+    def get_queryset(self):
+        return subject_truth_list(workflow=get_workflow_for_user(self.request.user, self.kwargs["pk"], staff=True))

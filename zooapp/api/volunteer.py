@@ -1,29 +1,36 @@
 """REST API: thin classes that check access, validate, call one service and serialise."""
 from __future__ import annotations
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import LimitOffsetPagination
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, generics, mixins, serializers, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from zooapp.api import AnonymousSessionCsrfMixin
-from zooapp.models import Classification, ModelVersion, Project, Subject, SubjectPosterior, SubjectSet, Workflow
-from zooapp.selection import queue_next
-from zooapp.serializers import (ClassificationOutSerializer, ModelVersionSerializer, PosteriorSerializer,
-                                ProjectSerializer, SubjectSerializer, SubjectSetSerializer, WorkflowSerializer,
+from zooapp.models import ModelVersion, Project, Subject, SubjectSet, Workflow
+from zooapp.selection import queue_next, queue_record_view
+from zooapp.selectors import (classification_get_for_volunteer, classification_list_for_volunteer, posterior_list,
+                              workflow_get_for_volunteer)
+from zooapp.serializers import (ClassificationFilter, ClassificationOutSerializer, ModelVersionSerializer,
+                                PosteriorFilter, PosteriorSerializer, ProjectSerializer, QueueFilter,
+                                SubjectSerializer, SubjectSetSerializer, WorkflowSerializer, query_params,
                                 subject_payload)
-from zooapp.services.classifications import ClassificationRejected, classification_create, classification_feedback
-from zooapp.services.volunteers import favourite_ids, favourite_toggle, volunteer_for_session
-from zooapp.throttle import ClassifyRateThrottle
+from zooapp.services.classifications import classification_create, classification_feedback
+from zooapp.access import readable_projects, readable_workflows, visible_posteriors
+from zooapp.services.volunteers import favourite_ids, favourite_toggle, volunteer_for_session, volunteer_lookup
+from zooapp.throttle import LOGIN_THROTTLED, ClassifyRateThrottle, FeedbackRateThrottle, LoginRateThrottle
+from zooapp.visitor import visitor_forget, visitor_read, visitor_remember, visitor_skipped
 
 
-class ClassificationCreateApi(AnonymousSessionCsrfMixin, APIView):
+@extend_schema_view(get=extend_schema(parameters=[ClassificationFilter]))
+class ClassificationCreateApi(AnonymousSessionCsrfMixin, generics.ListAPIView):
+    """POST a classification; GET your own, oldest first (``since`` returns only those with a larger id)."""
+
+    serializer_class = ClassificationOutSerializer
     throttle_classes = [ClassifyRateThrottle]
     throttle_scope = "classify"
 
@@ -45,41 +52,38 @@ class ClassificationCreateApi(AnonymousSessionCsrfMixin, APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        volunteer = volunteer_for_session(user=request.user, session=request.session)
+        volunteer = _writer(request)
         v = data.validated_data
-        try:
-            result = classification_create(
-                volunteer=volunteer, subject_id=v["subject"], workflow_version_id=v["workflow_version"],
-                annotations=v["annotations"], idempotency_key=v["idempotency_key"], started_at=v.get("started_at"),
-                finished_at=v.get("finished_at"), user_agent=request.headers.get("User-Agent", ""))
-        except ClassificationRejected as exc:
-            raise ValidationError({"detail": str(exc)}) from None
+        result = classification_create(
+            volunteer=volunteer, subject_id=v["subject"], workflow_version_id=v["workflow_version"],
+            annotations=v["annotations"], idempotency_key=v["idempotency_key"], started_at=v.get("started_at"),
+            finished_at=v.get("finished_at"), user_agent=request.headers.get("User-Agent", ""))
         c = result.classification
         body = {"id": c.pk, "subject": c.subject_id, "gold": c.subject.is_gold,
                 "subject_retired": result.subject_retired}
-        return Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        response = Response(body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+        visitor_forget(response)
+        return response
 
-    @extend_schema(responses=ClassificationOutSerializer(many=True))
-    def get(self, request):
-        """Your own classifications, oldest first; `since` returns only those with a larger id."""
-        volunteer = volunteer_for_session(user=request.user, session=request.session)
-        qs = Classification.objects.filter(volunteer=volunteer).order_by("id")
-        since = request.query_params.get("since")
-        if since is not None:
-            if not since.isdigit():
-                raise ValidationError({"detail": "since must be a classification id (a whole number)"})
-            qs = qs.filter(pk__gt=int(since))
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ClassificationOutSerializer(page, many=True).data)
+    def get_queryset(self):
+        volunteer = volunteer_lookup(user=self.request.user, session=self.request.session)
+        since = query_params(ClassificationFilter, self.request).get("since")
+        if volunteer is None:  # a visitor who never classified: nothing to list, and no row made to say so
+            return ClassificationOutSerializer.Meta.model.objects.none()
+        return classification_list_for_volunteer(volunteer=volunteer, since=since)
 
 
 class ClassificationFeedbackApi(APIView):
+    """Gold feedback on one's own stored classification, rate-limited per address (see FeedbackRateThrottle)."""
+
+    throttle_classes = [FeedbackRateThrottle]
+
     @extend_schema(responses=inline_serializer("Feedback", {"gold": serializers.BooleanField()}))
     def get(self, request, pk: int):
-        volunteer = volunteer_for_session(user=request.user, session=request.session)
-        classification = get_object_or_404(Classification.objects.select_related("subject"), pk=pk,
-                                           volunteer=volunteer)
+        volunteer = volunteer_lookup(user=request.user, session=request.session)
+        if volunteer is None:
+            raise exceptions.NotFound(f"no classification {pk} of yours")
+        classification = classification_get_for_volunteer(volunteer=volunteer, classification_id=pk)
         return Response(classification_feedback(classification=classification))
 
 
@@ -87,65 +91,109 @@ class ClassificationFeedbackApi(APIView):
 class WorkflowQueueApi(APIView):
     @extend_schema(responses=inline_serializer("Queue", {"subjects": serializers.ListField(),
                                                          "finished": serializers.BooleanField(),
-                                                         "message": serializers.CharField()}))
+                                                         "message": serializers.CharField()}),
+                   parameters=[QueueFilter])
     def get(self, request, pk: int):
-        workflow = get_object_or_404(Workflow, pk=pk, active=True)
-        n = request.query_params.get("n", "1")
-        if not n.isdigit() or not 1 <= int(n) <= 10:
-            raise ValidationError({"detail": "n must be a whole number from 1 to 10"})
-        volunteer = volunteer_for_session(user=request.user, session=request.session)
-        result = queue_next(workflow=workflow, volunteer=volunteer, n=int(n))
-        favourites = favourite_ids(volunteer=volunteer)
-        return Response({"subjects": [subject_payload(s, favourites=favourites) for s in result.subjects],
-                         "finished": result.finished,
-                         "message": result.message})
+        workflow = workflow_get_for_volunteer(workflow_id=pk)
+        params = query_params(QueueFilter, request)
+        volunteer = volunteer_lookup(user=request.user, session=request.session)
+        # A volunteer's skip is already a SubjectView; a visitor's lives in their cookie.
+        skipped = visitor_skipped(request, workflow_id=pk, also=params.get("skip")) if volunteer is None else ()
+        result = queue_next(workflow=workflow, volunteer=volunteer, n=params["n"], exclude_ids=skipped)
+        favourites = favourite_ids(volunteer=volunteer) if volunteer else set()
+        response = Response({"subjects": [subject_payload(s, favourites=favourites) for s in result.subjects],
+                             "finished": result.finished,
+                             "message": result.message})
+        if volunteer is None:  # the token its first write's volunteer will take, what is on screen, what was skipped
+            visitor_remember(request, response, workflow_id=pk, skipped_id=params.get("skip"),
+                             subject_id=result.subjects[0].pk if result.subjects else None)
+        return response
 
 
 class SubjectFavouriteApi(AnonymousSessionCsrfMixin, APIView):
     @extend_schema(request=None, responses=inline_serializer("Favourite", {"favourite": serializers.BooleanField()}))
     def post(self, request, pk: int):
         subject = get_object_or_404(Subject, pk=pk)
-        volunteer = volunteer_for_session(user=request.user, session=request.session)
-        return Response({"favourite": favourite_toggle(volunteer=volunteer, subject_id=subject.pk)})
+        volunteer = _writer(request)
+        queue_record_view(volunteer=volunteer, subject=subject)  # a reload brings this galaxy back
+        response = Response({"favourite": favourite_toggle(volunteer=volunteer, subject_id=subject.pk)})
+        visitor_forget(response)
+        return response
 
 
-class ProjectViewSet(viewsets.ReadOnlyModelViewSet):
+def _writer(request):
+    """The volunteer behind a write; a visitor's first write makes it with the token their cookie carries."""
+    visitor = visitor_read(request)
+    return volunteer_for_session(user=request.user, session=request.session,
+                                 token=visitor.token if visitor else None)
+
+
+class ReadableViewSet(viewsets.ReadOnlyModelViewSet):
+    """Lists and details of what the user may read (`access.readable_workflows`); anything else is a 404."""
+
+    def listing(self) -> bool:
+        return self.action == "list"
+
+
+class ProjectViewSet(ReadableViewSet):
     serializer_class = ProjectSerializer
-    queryset = Project.objects.order_by("id")
+    queryset = Project.objects.none()  # for the schema's path types; get_queryset filters
+
+    def get_queryset(self):
+        return readable_projects(self.request.user, listing=self.listing()).order_by("id")
 
 
-class WorkflowViewSet(viewsets.ReadOnlyModelViewSet):
+class WorkflowViewSet(ReadableViewSet):
     serializer_class = WorkflowSerializer
-    queryset = Workflow.objects.order_by("id")
+    queryset = Workflow.objects.none()  # for the schema's path types; get_queryset filters
+
+    def get_queryset(self):
+        return readable_workflows(self.request.user, listing=self.listing()).order_by("id")
 
 
-class SubjectSetViewSet(viewsets.ReadOnlyModelViewSet):
+class SubjectSetViewSet(ReadableViewSet):
     serializer_class = SubjectSetSerializer
-    queryset = SubjectSet.objects.order_by("id")
+    queryset = SubjectSet.objects.none()  # for the schema's path types; get_queryset filters
+
+    def get_queryset(self):
+        workflows = readable_workflows(self.request.user, listing=self.listing())
+        return SubjectSet.objects.filter(workflow__in=workflows).order_by("id")
 
 
-class SubjectViewSet(viewsets.ReadOnlyModelViewSet):
+class SubjectViewSet(ReadableViewSet):
     serializer_class = SubjectSerializer
-    queryset = Subject.objects.prefetch_related("frames").order_by("id")
+    queryset = Subject.objects.none()  # for the schema's path types; get_queryset filters
+
+    def get_queryset(self):
+        workflows = readable_workflows(self.request.user, listing=self.listing())
+        return Subject.objects.filter(workflow__in=workflows).prefetch_related("frames").order_by("id")
 
 
+@extend_schema(parameters=[PosteriorFilter])
 class AggregationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Per-subject posteriors; filter with ?workflow= and ?subject=."""
+    """Per-subject posteriors; filter with ?workflow= and ?subject=. Live ones are for project staff only."""
 
     serializer_class = PosteriorSerializer
 
     def get_queryset(self):
-        qs = SubjectPosterior.objects.order_by("subject_id", "task")
-        params = self.request.query_params
-        for name, field in (("workflow", "subject__workflow_id"), ("subject", "subject_id")):
-            value = params.get(name)
-            if value is not None:
-                if not value.isdigit():
-                    raise ValidationError({"detail": f"{name} must be an id"})
-                qs = qs.filter(Q(**{field: int(value)}))
-        return qs
+        params = query_params(PosteriorFilter, self.request)
+        posteriors = posterior_list(workflow_id=params.get("workflow"), subject_id=params.get("subject"))
+        return visible_posteriors(self.request.user, posteriors)
 
 
-class ModelVersionViewSet(viewsets.ReadOnlyModelViewSet):
+class ThrottledObtainAuthToken(ObtainAuthToken):
+    """``/api/token/``: DRF's token view with the login throttle (per address and per user name)."""
+
+    throttle_classes = [LoginRateThrottle]
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(wait, detail=LOGIN_THROTTLED)
+
+
+class ModelVersionViewSet(ReadableViewSet):
     serializer_class = ModelVersionSerializer
-    queryset = ModelVersion.objects.order_by("id")
+    queryset = ModelVersion.objects.none()  # for the schema's path types; get_queryset filters
+
+    def get_queryset(self):
+        workflows = readable_workflows(self.request.user, listing=self.listing())
+        return ModelVersion.objects.filter(workflow__in=workflows).order_by("id")

@@ -1,28 +1,34 @@
 """What scientists take away: the galaxy and clump catalogues, COCO boxes and raw classifications.
 
-Tables are astropy tables whose columns carry a unit, a UCD (IVOA UCD1+) and a
-description, so that FITS, VOTable and ECSV all keep them. Column names follow
-the Galaxy Zoo 2 scheme ``tNN_aMM_<answer>_<suffix>`` (Willett et al. 2013).
+Tables are astropy tables whose columns (zooapp/services/datamodel.py) carry a unit, a UCD
+(IVOA UCD1+) and a description, so that FITS, VOTable and ECSV all keep them. Galaxy columns
+follow the Galaxy Zoo 2 release (Willett et al. 2013): ``t01_smooth_or_features_a01_smooth_count``;
+the conventions themselves (names, intervals, flags, debiasing) live in ``aggregation.catalogue``.
 """
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from collections import defaultdict
 from typing import Any, Callable, Iterator
 
 import numpy as np
 from astropy import units as u
-from astropy.table import Column, Table
+from astropy.table import Table
 from astropy.wcs import WCS
 from django.utils import timezone
-from scipy.stats import beta
 
+from aggregation.catalogue import (INTERVAL_MASS, QuestionStems, clean_flags, debias_fractions, gz2_stems,
+                                   posterior_interval, reach_fractions, vote_fraction_interval, well_sampled)
+from aggregation.contracts import annotations_to_records
 from aggregation.schema import TaskTree
-from zooapp.models import (Classification, ConsensusBox, Prediction, Retirement, Subject, SubjectPosterior,
-                           Volunteer, Workflow)
+from zooapp.access import public_metadata
+from zooapp.models import (Classification, ConsensusBox, Prediction, Reliability, Retirement, Subject,
+                           SubjectPosterior, Volunteer, Workflow)
+from zooapp.services.aggregation import tree_for_version, version_tree
+from zooapp.services.datamodel import Col, catalogue_columns, table_from_rows
 
-CREDIBLE_MASS = 0.90
+REDSHIFT_KEYS = ("redshift", "z", "REDSHIFT")
+SIZE_KEYS = ("petro_r50", "petroR50_r", "size", "r50")
 Progress = Callable[[float], None]
 
 
@@ -30,89 +36,12 @@ def no_progress(_: float) -> None:
     return None
 
 
-@dataclass(frozen=True)
-class _Col:
-    name: str
-    dtype: Any
-    ucd: str
-    description: str
-    unit: Any = None
-
-
-def _table(cols: list[_Col], rows: list[dict[str, Any]], meta: dict[str, Any]) -> Table:
-    table = Table(meta=meta)
-    for c in cols:
-        column = Column([row[c.name] for row in rows], name=c.name, dtype=c.dtype, unit=c.unit,
-                        description=c.description)
-        column.meta["ucd"] = c.ucd
-        table.add_column(column)
-    return table
-
-
 def _provenance(workflow: Workflow) -> dict[str, Any]:
     version = workflow.current_version
     return {"ORIGIN": "zooloop", "WORKFLOW": workflow.pk, "WFNAME": workflow.name,
             "WFVERS": version.number if version else 0, "RETRULES": json.dumps(workflow.retirement_rules),
-            "AGGREG": "online SWAP / Dawid-Skene (zooloop engine)", "CREDMASS": CREDIBLE_MASS,
+            "AGGREG": "online SWAP / Dawid-Skene (zooloop engine)", "CREDMASS": INTERVAL_MASS,
             "DATE": timezone.now().strftime("%Y-%m-%dT%H:%M:%S")}
-
-
-def credible_interval(p: float, n_votes: float, *, mass: float = CREDIBLE_MASS) -> tuple[float, float]:
-    """Central credible interval for an answer's posterior probability ``p`` given ``n_votes`` human votes.
-
-    The engine gives a point posterior; how far to trust it depends on how many votes
-    back it. We describe it as a Beta distribution with mean ``p`` and concentration
-    ``n_votes + 2`` (the votes plus the two pseudo-counts of a uniform prior), i.e.
-    Beta(p (n + 2), (1 - p)(n + 2)), and return its central ``mass`` interval. The
-    mean of that Beta is ``p`` itself, so the interval always brackets the estimate,
-    and it narrows as votes accumulate.
-    """
-    concentration = float(n_votes) + 2.0
-    p = min(max(float(p), 1e-9), 1 - 1e-9)  # a Beta needs both shape parameters positive
-    tail = (1 - mass) / 2
-    lo, hi = beta.ppf([tail, 1 - tail], p * concentration, (1 - p) * concentration)
-    return float(lo), float(hi)
-
-
-def _task_stem(task_key: str) -> str:
-    """``T1`` -> ``t01``; other keys lower-cased with non-word characters as underscores."""
-    match = re.fullmatch(r"[Tt](\d+)", task_key)
-    return f"t{int(match.group(1)):02d}" if match else re.sub(r"\W+", "_", task_key.lower())
-
-
-def _stem(task_key: str, index: int, label: str) -> str:
-    return f"{_task_stem(task_key)}_a{index:02d}_{re.sub(r'[^0-9a-zA-Z]+', '_', label).strip('_').lower()}"
-
-
-def _catalogue_columns(tree: TaskTree) -> list[_Col]:
-    cols = [_Col("subject_id", np.int64, "meta.id;meta.main", "zooloop subject id"),
-            _Col("external_id", str, "meta.id", "identifier given in the subject manifest"),
-            _Col("ra", np.float64, "pos.eq.ra;meta.main", "right ascension (ICRS)", u.deg),
-            _Col("dec", np.float64, "pos.eq.dec;meta.main", "declination (ICRS)", u.deg),
-            _Col("n_classifications", np.int64, "meta.number", "human classifications aggregated"),
-            _Col("retired", bool, "meta.code.status", "whether the subject is retired"),
-            _Col("retirement_reason", str, "meta.note", "rule that retired the subject"),
-            _Col("retired_by", str, "meta.note", "agent whose evidence retired it: humans or machine"),
-            _Col("retired_at", str, "time.epoch", "UTC time of retirement (ISO 8601)"),
-            _Col("n_clumps", np.int64, "meta.number", "consensus clump boxes")]
-    for task in tree.questions():
-        stem = _task_stem(task.key)
-        cols.append(_Col(f"{stem}_total_votes", np.int64, "meta.number", f"human votes on {task.key}"))
-        for i, label in enumerate(task.labels):
-            s, what = _stem(task.key, i, label), f"{task.key} = {label!r}"
-            cols += [
-                _Col(f"{s}_count", np.int64, "meta.number", f"human votes for {what}"),
-                _Col(f"{s}_fraction", np.float64, "arith.ratio", f"vote fraction for {what}"),
-                _Col(f"{s}_weighted_fraction", np.float64, "arith.ratio",
-                     f"volunteer-skill-weighted vote fraction for {what}"),
-                _Col(f"{s}_posterior", np.float64, "stat.probability", f"engine posterior probability of {what}"),
-                _Col(f"{s}_posterior_lo", np.float64, "stat.probability;stat.min",
-                     f"lower end of the central {CREDIBLE_MASS:.0%} credible interval of {what}"),
-                _Col(f"{s}_posterior_hi", np.float64, "stat.probability;stat.max",
-                     f"upper end of the central {CREDIBLE_MASS:.0%} credible interval of {what}"),
-                _Col(f"{s}_machine", np.float64, "stat.probability;meta.modelled",
-                     f"serving classifier's probability of {what}")]
-    return cols
 
 
 def _latest_retirements(workflow: Workflow) -> dict[int, Retirement]:
@@ -128,66 +57,157 @@ def _machine_predictions(workflow: Workflow) -> dict[tuple[int, str], list[float
     return {(p.subject_id, p.task): p.probs for p in rows}
 
 
-def _answer_columns(task, post: SubjectPosterior | None, machine: list[float] | None) -> dict[str, Any]:
-    counts = np.zeros(len(task.labels))
-    weighted = np.zeros(len(task.labels))
-    probs = np.full(len(task.labels), np.nan)
-    if post is not None:
-        index = {label: i for i, label in enumerate(post.labels)}
-        stored = post.probabilities if task.type == "single" else None
-        for i, label in enumerate(task.labels):
-            if label in index:
-                counts[i] = post.vote_counts[index[label]]
-                weighted[i] = post.weighted_counts[index[label]]
-                probs[i] = stored[index[label]] if stored is not None else np.nan
-    total, wtotal = counts.sum(), weighted.sum()
-    row: dict[str, Any] = {f"{_task_stem(task.key)}_total_votes": int(total)}
-    for i, label in enumerate(task.labels):
-        s = _stem(task.key, i, label)
-        lo, hi = credible_interval(probs[i], total) if np.isfinite(probs[i]) else (np.nan, np.nan)
-        row.update({f"{s}_count": int(counts[i]), f"{s}_fraction": counts[i] / total if total else np.nan,
-                    f"{s}_weighted_fraction": weighted[i] / wtotal if wtotal else np.nan,
-                    f"{s}_posterior": float(probs[i]), f"{s}_posterior_lo": lo, f"{s}_posterior_hi": hi,
-                    f"{s}_machine": float(machine[i]) if machine and i < len(machine) else np.nan})
-    return row
-
-
 def _nan(value: float | None) -> float:
     return float("nan") if value is None else float(value)
 
 
-def catalogue_table(*, workflow: Workflow, retired_only: bool = False,
-                    progress: Progress = no_progress) -> Table:
-    """The galaxy catalogue: one row per non-gold subject, per question and answer.
+def _metadata_number(metadata: dict, keys: tuple[str, ...]) -> float:
+    for key in keys:
+        try:
+            return float(metadata[key])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return float("nan")
 
-    Per answer: vote ``_count``, raw ``_fraction``, skill-weighted ``_weighted_fraction``
-    (``SubjectPosterior.weighted_counts`` normalised), the engine's ``_posterior`` with a
-    central credible interval (:func:`credible_interval`) and the serving classifier's
-    ``_machine`` probability. Multiple-answer questions have counts only (NaN posterior).
-    """
-    tree = TaskTree.from_dict(workflow.current_version.tree)
+
+class _Evidence:
+    """What the engine saw, per subject and question: the posteriors, and every vote with its agent's alpha."""
+
+    def __init__(self, workflow: Workflow, subject_ids: list[int]):
+        self.posts = {(p.subject_id, p.task): p for p in
+                      SubjectPosterior.objects.filter(subject_id__in=subject_ids)}
+        alphas = {(r.volunteer_id, r.task): r.alpha for r in Reliability.objects.filter(workflow=workflow)}
+        self.votes: dict[tuple[int, str], list[tuple[np.ndarray, int]]] = defaultdict(list)
+        self.n_machine: dict[int, int] = defaultdict(int)
+        rows = (Classification.objects.filter(workflow=workflow, subject_id__in=subject_ids,
+                                              aggregation_seq__isnull=False)
+                .values_list("subject_id", "volunteer_id", "volunteer__kind", "workflow_version_id", "annotations",
+                             "machine_confusion").order_by("aggregation_seq"))
+        for subject_id, volunteer_id, kind, version_id, annotations, measured in rows.iterator(chunk_size=500):
+            self.n_machine[subject_id] += int(kind != Volunteer.Kind.HUMAN)
+            tree = tree_for_version(version_id)
+            records = annotations_to_records(tree, [(subject_id, volunteer_id, annotations)])
+            for question, votes in records.votes.items():
+                alpha = (measured or {}).get(question) or alphas.get((volunteer_id, question))
+                if alpha is not None:
+                    labels = tree.tasks[question].labels
+                    self.votes[(subject_id, question)] += [(np.asarray(alpha, float), labels.index(v))
+                                                           for _, _, v in votes]
+
+
+def _question_cells(task: dict, post: SubjectPosterior | None) -> dict[str, np.ndarray]:
+    labels = [a["label"] for a in task["answers"]]
+    counts, weighted = np.zeros(len(labels)), np.zeros(len(labels))
+    if post is not None:
+        index = {label: i for i, label in enumerate(post.labels)}
+        for i, label in enumerate(labels):
+            if label in index:
+                counts[i], weighted[i] = post.vote_counts[index[label]], post.weighted_counts[index[label]]
+    total, wtotal = counts.sum(), weighted.sum()
+    lo, hi = vote_fraction_interval(counts)
+    return {"counts": counts, "fraction": counts / total if total else np.full(len(labels), np.nan),
+            "weighted": weighted / wtotal if wtotal else np.full(len(labels), np.nan), "lo": lo, "hi": hi}
+
+
+def _posterior_cells(task: dict, post: SubjectPosterior | None, votes: list, seed: int) -> dict[str, np.ndarray]:
+    labels = [a["label"] for a in task["answers"]]
+    nan = np.full(len(labels), np.nan)
+    if post is None or task["type"] != "single" or list(post.labels) != labels:
+        return {"posterior": nan, "posterior_lo": nan, "posterior_hi": nan}
+    log_post = np.asarray(post.log_posterior, dtype=float)
+    lo, hi = posterior_interval(log_posterior=log_post, votes=votes, random_state=seed)
+    return {"posterior": np.asarray(post.probabilities, dtype=float), "posterior_lo": lo, "posterior_hi": hi}
+
+
+def _catalogue_subjects(workflow: Workflow, retired_only: bool, include_unclassified: bool) -> list[Subject]:
+    """Non-gold subjects; by default only those the engine has evidence on, so no prior passes as a measurement."""
     subjects = Subject.objects.filter(workflow=workflow, is_gold=False).order_by("id")
     if retired_only:
         subjects = subjects.filter(status=Subject.Status.RETIRED)
-    subjects = list(subjects)
-    posts = {(p.subject_id, p.task): p for p in SubjectPosterior.objects.filter(subject__workflow=workflow)}
-    machine = _machine_predictions(workflow)
-    retired = _latest_retirements(workflow)
+    if not include_unclassified:
+        seen = Classification.objects.filter(workflow=workflow, aggregation_seq__isnull=False).values("subject_id")
+        subjects = subjects.filter(pk__in=seen)
+    return list(subjects)
+
+
+def _debias(tree: dict, stems: dict[str, QuestionStems], subjects: list[Subject], cells: dict) -> bool:
+    """Add ``debiased`` fractions to ``cells`` when redshift and size are in the subjects' metadata."""
+    z = np.array([_metadata_number(s.metadata, REDSHIFT_KEYS) for s in subjects])
+    size = np.array([_metadata_number(s.metadata, SIZE_KEYS) for s in subjects])
+    if not (np.isfinite(z) & np.isfinite(size)).any():
+        return False
+    for key in stems:
+        weighted = np.array([cells[(s.pk, key)]["weighted"] for s in subjects])
+        fixed = debias_fractions(weighted, redshift=z, size=size)
+        fixed[~(np.isfinite(z) & np.isfinite(size))] = np.nan  # no distance, no correction
+        for s, row in zip(subjects, fixed):
+            cells[(s.pk, key)]["debiased"] = row
+    return True
+
+
+def _question_row(q: QuestionStems, cells: dict, posterior: dict, machine: list[float] | None,
+                  reach: float) -> dict[str, Any]:
+    n = int(cells["counts"].sum())
+    sampled = well_sampled(n_votes=n, reach=reach, threshold=q.threshold)
+    flags = clean_flags(cells.get("debiased", cells["weighted"]), sampled=sampled)
+    row: dict[str, Any] = {f"{q.task}_total_votes": n, f"{q.task}_well_sampled": sampled}
+    for i, stem in enumerate(q.answers):
+        row.update({f"{stem}_count": int(cells["counts"][i]), f"{stem}_fraction": cells["fraction"][i],
+                    f"{stem}_fraction_lo": cells["lo"][i], f"{stem}_fraction_hi": cells["hi"][i],
+                    f"{stem}_weighted_fraction": cells["weighted"][i], f"{stem}_flag": bool(flags[i]),
+                    f"{stem}_posterior": posterior["posterior"][i],
+                    f"{stem}_posterior_lo": posterior["posterior_lo"][i],
+                    f"{stem}_posterior_hi": posterior["posterior_hi"][i],
+                    f"{stem}_machine": float(machine[i]) if machine and i < len(machine) else np.nan})
+        if "debiased" in cells:
+            row[f"{stem}_debiased"] = cells["debiased"][i]
+    return row
+
+
+def _subject_row(s: Subject, r: Retirement | None, n_clumps: int, n_machine: int) -> dict[str, Any]:
+    return {"subject_id": s.pk, "external_id": s.external_id, "ra": _nan(s.ra), "dec": _nan(s.dec),
+            "total_classifications": s.n_classifications, "n_machine_classifications": n_machine,
+            "retired": s.is_retired, "retirement_reason": r.reason if r else "", "retired_by": r.agent if r else "",
+            "retired_at": r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r else "", "n_clumps": n_clumps}
+
+
+def catalogue_table(*, workflow: Workflow, retired_only: bool = False, include_unclassified: bool = False,
+                    progress: Progress = no_progress) -> Table:
+    """The galaxy catalogue: one row per classified non-gold subject, GZ2 columns per question and answer.
+
+    Columns are :func:`zooapp.services.datamodel.catalogue_columns`; what each means is in docs/EXPORTS.md.
+    ``include_unclassified`` adds subjects nobody has classified (counts 0, fractions and posteriors NaN).
+    """
+    tree = workflow.current_version.tree
+    stems = gz2_stems(tree)
+    subjects = _catalogue_subjects(workflow, retired_only, include_unclassified)
+    evidence = _Evidence(workflow, [s.pk for s in subjects])
+    cells = {(s.pk, key): _question_cells(tree["tasks"][key], evidence.posts.get((s.pk, key)))
+             for s in subjects for key in stems}
+    debiased = _debias(tree, stems, subjects, cells)
+    machine, retired = _machine_predictions(workflow), _latest_retirements(workflow)
     n_boxes = _count_by_subject(ConsensusBox.objects.filter(subject__workflow=workflow))
     rows = []
     for k, s in enumerate(subjects):
-        r = retired.get(s.pk) if s.is_retired else None
-        row = {"subject_id": s.pk, "external_id": s.external_id, "ra": _nan(s.ra), "dec": _nan(s.dec),
-               "n_classifications": s.n_classifications, "retired": s.is_retired,
-               "retirement_reason": r.reason if r else "", "retired_by": r.agent if r else "",
-               "retired_at": r.created_at.strftime("%Y-%m-%dT%H:%M:%SZ") if r else "",
-               "n_clumps": n_boxes.get(s.pk, 0)}
-        for task in tree.questions():
-            row.update(_answer_columns(task, posts.get((s.pk, task.key)), machine.get((s.pk, task.key))))
+        retirement = retired.get(s.pk) if s.is_retired else None
+        row = _subject_row(s, retirement, n_boxes.get(s.pk, 0), evidence.n_machine[s.pk])
+        reach = reach_fractions(tree, {key: cells[(s.pk, key)]["fraction"] for key in stems})
+        for key, q in stems.items():
+            posterior = _posterior_cells(tree["tasks"][key], evidence.posts.get((s.pk, key)),
+                                         evidence.votes.get((s.pk, key), []), seed=s.pk)
+            row.update(_question_row(q, cells[(s.pk, key)], posterior, machine.get((s.pk, key)), reach[key]))
+        row["total_votes"] = sum(row[f"{q.task}_total_votes"] for q in stems.values())
         rows.append(row)
         if k % 200 == 0:
             progress(k / max(len(subjects), 1))
-    return _table(_catalogue_columns(tree), rows, _provenance(workflow))
+    columns = catalogue_columns(tree=tree, stems=stems, debiased=debiased)
+    return table_from_rows(columns, rows, {**_provenance(workflow), "DEBIASED": debiased})
+
+
+def catalogue_datamodel(*, workflow: Workflow, table: Table) -> list[Col]:
+    """The columns of a catalogue ``table`` of ``workflow``, from the same definitions that wrote it."""
+    tree = workflow.current_version.tree
+    return catalogue_columns(tree=tree, stems=gz2_stems(tree), debiased=bool(table.meta.get("DEBIASED")))
 
 
 def _count_by_subject(boxes) -> dict[int, int]:
@@ -198,18 +218,18 @@ def _count_by_subject(boxes) -> dict[int, int]:
 
 
 CLUMP_COLUMNS = [
-    _Col("clump_id", np.int64, "meta.id;meta.main", "zooloop consensus box id"),
-    _Col("subject_id", np.int64, "meta.id", "zooloop subject id of the host galaxy"),
-    _Col("external_id", str, "meta.id", "host galaxy identifier from the subject manifest"),
-    _Col("x_min", np.float64, "pos.cartesian.x;stat.min", "left edge, image pixels from the left", u.pix),
-    _Col("y_min", np.float64, "pos.cartesian.y;stat.min", "top edge, image pixels from the top", u.pix),
-    _Col("x_max", np.float64, "pos.cartesian.x;stat.max", "right edge, image pixels from the left", u.pix),
-    _Col("y_max", np.float64, "pos.cartesian.y;stat.max", "bottom edge, image pixels from the top", u.pix),
-    _Col("ra", np.float64, "pos.eq.ra;meta.main", "right ascension of the box centre (from the WCS)", u.deg),
-    _Col("dec", np.float64, "pos.eq.dec;meta.main", "declination of the box centre (from the WCS)", u.deg),
-    _Col("p_real", np.float64, "stat.probability", "probability that the clump is real"),
-    _Col("n_workers", np.int64, "meta.number", "volunteers who marked this clump"),
-    _Col("n_seen", np.int64, "meta.number", "volunteers who saw the drawing task for this image"),
+    Col("clump_id", np.int64, "meta.id;meta.main", "zooloop consensus box id"),
+    Col("subject_id", np.int64, "meta.id", "zooloop subject id of the host galaxy"),
+    Col("external_id", str, "meta.id", "host galaxy identifier from the subject manifest"),
+    Col("x_min", np.float64, "pos.cartesian.x;stat.min", "left edge, image pixels from the left", u.pix),
+    Col("y_min", np.float64, "pos.cartesian.y;stat.min", "top edge, image pixels from the top", u.pix),
+    Col("x_max", np.float64, "pos.cartesian.x;stat.max", "right edge, image pixels from the left", u.pix),
+    Col("y_max", np.float64, "pos.cartesian.y;stat.max", "bottom edge, image pixels from the top", u.pix),
+    Col("ra", np.float64, "pos.eq.ra;meta.main", "right ascension of the box centre (from the WCS)", u.deg),
+    Col("dec", np.float64, "pos.eq.dec;meta.main", "declination of the box centre (from the WCS)", u.deg),
+    Col("p_real", np.float64, "stat.probability", "probability that the clump is real"),
+    Col("n_workers", np.int64, "meta.number", "volunteers who marked this clump"),
+    Col("n_seen", np.int64, "meta.number", "volunteers who saw the drawing task for this image"),
 ]
 
 
@@ -240,7 +260,7 @@ def clump_table(*, workflow: Workflow, progress: Progress = no_progress) -> Tabl
                      "p_real": b.p_real, "n_workers": b.n_workers, "n_seen": b.n_seen})
         if k % 200 == 0:
             progress(k / max(len(boxes), 1))
-    return _table(CLUMP_COLUMNS, rows, _provenance(workflow))
+    return table_from_rows(CLUMP_COLUMNS, rows, _provenance(workflow))
 
 
 def coco_document(*, workflow: Workflow) -> dict[str, Any]:
@@ -271,21 +291,24 @@ CLASSIFICATION_COLUMNS = ["classification_id", "user_name", "user_id", "user_ip"
                           "subject_data", "subject_ids"]
 
 
-def classification_rows(*, workflow: Workflow, progress: Progress = no_progress) -> Iterator[dict[str, str]]:
+def classification_rows(*, workflow: Workflow, retired_only: bool = False, workflow_version: int | None = None,
+                        progress: Progress = no_progress) -> Iterator[dict[str, str]]:
     """Human classifications in the Zooniverse (Panoptes) classification-export format.
 
     Question answers are given as their display text, as Panoptes does; boxes as
     rectangle marks ``{tool, x, y, width, height}`` with ``x, y`` the top-left corner.
+    ``retired_only`` keeps classifications of retired subjects; ``workflow_version`` those of one version.
     """
     qs = (Classification.objects.filter(workflow=workflow, volunteer__kind=Volunteer.Kind.HUMAN)
           .select_related("volunteer__user", "workflow_version", "subject").order_by("id"))
+    if retired_only:
+        qs = qs.filter(subject__status=Subject.Status.RETIRED)
+    if workflow_version is not None:
+        qs = qs.filter(workflow_version__number=workflow_version)
     total = max(qs.count(), 1)
-    trees: dict[int, TaskTree] = {}
     retired = _latest_retirements(workflow)
     for k, c in enumerate(qs.iterator(chunk_size=500)):
-        if c.workflow_version_id not in trees:
-            trees[c.workflow_version_id] = TaskTree.from_dict(c.workflow_version.tree)
-        yield _classification_row(workflow, c, trees[c.workflow_version_id], retired.get(c.subject_id))
+        yield _classification_row(workflow, c, version_tree(c.workflow_version), retired.get(c.subject_id))
         if k % 500 == 0:
             progress(k / total)
 
@@ -301,8 +324,7 @@ def _classification_row(workflow: Workflow, c: Classification, tree: TaskTree,
     if retirement is not None and s.is_retired:
         retired = {"retired_at": _iso(retirement.created_at), "retirement_reason": retirement.reason,
                    "classifications_count": s.n_classifications}
-    public = {k: v for k, v in (s.metadata or {}).items() if not str(k).startswith(("#", "!", "_"))}
-    subject_data = {str(s.pk): {"retired": retired, **public, "ra": s.ra, "dec": s.dec,
+    subject_data = {str(s.pk): {"retired": retired, **public_metadata(s.metadata), "ra": s.ra, "dec": s.dec,
                                 "external_id": s.external_id}}
     return {"classification_id": str(c.pk), "user_name": name, "user_id": str(user.pk) if user else "",
             "user_ip": "", "workflow_id": str(workflow.pk), "workflow_name": workflow.name,

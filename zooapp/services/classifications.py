@@ -8,17 +8,26 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from aggregation.schema import AnnotationError, TaskTree
+from aggregation.schema import AnnotationError
+from zooapp.access import volunteer_workflows
+from zooapp.errors import ApplicationError, ValidationFailed
 from zooapp.models import Classification, GoldAnswer, Subject, Volunteer, WorkflowVersion
-from zooapp.services.aggregation import workflow_aggregation_request
+from zooapp.selection import gold_retired
+from zooapp.services.aggregation import version_tree, workflow_aggregation_request
 
 
-class ClassificationRejected(ValueError):
+class ClassificationRejected(ValidationFailed):
     """Bad input: the message says what to fix; nothing was stored."""
 
 
 class AlreadyClassified(ClassificationRejected):
     pass
+
+
+class IdempotencyKeyReused(ApplicationError):
+    """The key was used before with a different body (422, as the IETF Idempotency-Key draft answers)."""
+
+    status_code = 422
 
 
 @dataclass(frozen=True)
@@ -28,7 +37,9 @@ class SaveResult:
 
     @property
     def subject_retired(self) -> bool:
-        return self.classification.subject.is_retired
+        """Retired, as the volunteer sees it: gold retires from the queue after its share, like any subject."""
+        subject = self.classification.subject
+        return subject.is_retired or gold_retired(subject)
 
 
 def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_version_id: int,
@@ -38,19 +49,27 @@ def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_ver
     """Validate and store one classification, then queue its aggregation after the commit.
 
     A retry with the same idempotency key returns the stored row (``created=False``)
-    instead of counting the classification twice.
+    instead of counting the classification twice; the same key with a different body is refused
+    (``IdempotencyKeyReused``), so a client never takes an old answer for its new one.
     """
-    previous = Classification.objects.select_related("subject").filter(idempotency_key=idempotency_key).first()
+    request = {"subject_id": subject_id, "workflow_version_id": workflow_version_id, "annotations": annotations,
+               "started_at": started_at, "finished_at": finished_at}
+    previous = _by_key(idempotency_key)
     if previous is not None:
-        return _replay(previous, volunteer=volunteer, subject_id=subject_id)
+        return _replay(previous, volunteer=volunteer, request=request)
     version = WorkflowVersion.objects.select_related("workflow").filter(pk=workflow_version_id).first()
     if version is None:
         raise ClassificationRejected(f"workflow version {workflow_version_id} does not exist")
+    if not volunteer_workflows().filter(pk=version.workflow_id).exists():
+        workflow = version.workflow
+        why = (f"is {workflow.get_status_display().lower()}" if workflow.status != workflow.Status.ACTIVE
+               else "belongs to a project that is not open to volunteers")
+        raise ClassificationRejected(f"workflow {workflow.pk} {why}, so it takes no classifications")
     subject = Subject.objects.filter(pk=subject_id, workflow_id=version.workflow_id).first()
     if subject is None:
         raise ClassificationRejected(f"subject {subject_id} does not exist in workflow {version.workflow_id}")
     try:
-        clean = TaskTree.from_dict(version.tree).validate(
+        clean = version_tree(version).validate(
             annotations, image_width=subject.width, image_height=subject.height)
     except AnnotationError as exc:
         raise ClassificationRejected(str(exc)) from None
@@ -58,17 +77,38 @@ def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_ver
         raise ClassificationRejected("finished_at is before started_at")
     return _store(volunteer=volunteer, subject=subject, version=version, annotations=clean,
                   idempotency_key=idempotency_key, started_at=started_at, finished_at=finished_at,
-                  user_agent=user_agent[:300])
+                  user_agent=user_agent[:300], request=request)
 
 
-def _replay(previous: Classification, *, volunteer: Volunteer, subject_id: int) -> SaveResult:
-    if previous.volunteer_id != volunteer.pk or previous.subject_id != subject_id:
-        raise ClassificationRejected("this idempotency key was already used for another classification")
+def _by_key(idempotency_key: uuid.UUID) -> Classification | None:
+    return (Classification.objects.select_related("subject__workflow", "workflow_version")
+            .filter(idempotency_key=idempotency_key).first())
+
+
+def _replay(previous: Classification, *, volunteer: Volunteer, request: dict[str, Any]) -> SaveResult:
+    if previous.volunteer_id != volunteer.pk or not _same_request(previous, request):
+        raise IdempotencyKeyReused("this idempotency key was already used with a different request; "
+                                   "send a new key for a new classification")
     return SaveResult(classification=previous, created=False)
 
 
+def _same_request(previous: Classification, request: dict[str, Any]) -> bool:
+    """Whether a retry carries the body the stored row came from (annotations compared after validation)."""
+    if (previous.subject_id, previous.workflow_version_id) != (request["subject_id"], request["workflow_version_id"]):
+        return False
+    if (previous.started_at, previous.finished_at) != (request["started_at"], request["finished_at"]):
+        return False
+    subject = previous.subject
+    try:
+        clean = version_tree(previous.workflow_version).validate(
+            request["annotations"], image_width=subject.width, image_height=subject.height)
+    except AnnotationError:
+        return False
+    return clean == previous.annotations
+
+
 def _store(*, volunteer, subject, version, annotations, idempotency_key, started_at, finished_at,
-           user_agent) -> SaveResult:
+           user_agent, request) -> SaveResult:
     try:
         with transaction.atomic():
             classification = Classification.objects.create(
@@ -80,15 +120,19 @@ def _store(*, volunteer, subject, version, annotations, idempotency_key, started
             transaction.on_commit(lambda: workflow_aggregation_request(workflow_id=version.workflow_id), robust=True)
     except IntegrityError:
         # Two racing retries of one key, or a second classification of the same subject.
-        previous = Classification.objects.select_related("subject").filter(idempotency_key=idempotency_key).first()
+        previous = _by_key(idempotency_key)
         if previous is not None:
-            return _replay(previous, volunteer=volunteer, subject_id=subject.pk)
+            return _replay(previous, volunteer=volunteer, request=request)
         raise AlreadyClassified(f"you have already classified subject {subject.pk}") from None
     return SaveResult(classification=classification, created=True)
 
 
 def classification_feedback(*, classification: Classification) -> dict[str, Any]:
-    """Gold feedback, available only once the classification is stored."""
+    """Gold feedback on the volunteer's own stored classification (the caller fetched it as theirs).
+
+    It can only come after the answer is committed, for a subject this volunteer can never be served
+    again (``SubjectView``, and one classification per subject); the API also rate-limits it per address.
+    """
     gold = {g.task: g.value for g in GoldAnswer.objects.filter(subject_id=classification.subject_id)}
     if not classification.subject.is_gold or not gold:
         return {"gold": False}

@@ -9,7 +9,7 @@ from django.db.models import Avg, Count, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from aggregation.schema import TaskTree
-from zooapp.models import (Classification, ConsensusBox, Export, ModelVersion, Prediction, Reliability, Retirement,
+from zooapp.models import (Classification, ConsensusBox, Export, ModelVersion, Reliability, Retirement,
                            RuleChange, Subject, SubjectPosterior, Volunteer, Workflow)
 from zooapp.services import dashboard_charts as charts
 
@@ -29,8 +29,11 @@ def workflow_status(*, workflow: Workflow) -> dict[str, Any]:
     reasons = dict(Retirement.objects.filter(subject__workflow=workflow, action=Retirement.Action.RETIRE)
                    .values_list("reason").annotate(n=Count("id")))
     gold = Subject.objects.filter(workflow=workflow, is_gold=True).count()
-    return {"workflow": workflow, "counts": counts, "gold": gold,
-            "classifications": Classification.objects.filter(workflow=workflow).count(),
+    kinds = Classification.objects.filter(workflow=workflow).aggregate(
+        human=Count("id", filter=Q(volunteer__kind=Volunteer.Kind.HUMAN)),
+        machine=Count("id", filter=~Q(volunteer__kind=Volunteer.Kind.HUMAN)))
+    return {"workflow": workflow, "counts": counts, "gold": gold, "human_classifications": kinds["human"],
+            "machine_classifications": kinds["machine"], "classifications": kinds["human"] + kinds["machine"],
             "pending_aggregation": pending, "latest_models": latest, "retirement_reasons": reasons}
 
 
@@ -38,6 +41,8 @@ def workflow_live_counts(*, workflow: Workflow) -> dict[str, Any]:
     """The numbers the dashboard refreshes every few seconds, as plain JSON."""
     status = workflow_status(workflow=workflow)
     return {**status["counts"], "gold": status["gold"], "classifications": status["classifications"],
+            "human_classifications": status["human_classifications"],
+            "machine_classifications": status["machine_classifications"],
             "pending_aggregation": status["pending_aggregation"],
             "machine_retired": machine_retired_count(workflow=workflow),
             "exports": [export_status(export=e) for e in workflow.exports.order_by("-id")[:10]]}
@@ -80,15 +85,17 @@ def _forecast(times: list[dt.datetime], counts: list[int], total: int) -> dict[s
     days = np.array([(t - times[0]).total_seconds() / 86400 for t in times])
     slope, _ = np.polyfit(days, np.asarray(counts, dtype=float), 1)
     remaining = total - counts[-1]
+    # Galaxies retire whole: the page shows the rate as a whole number a day and the end as a date.
+    whole = {"galaxies_per_day": int(round(slope)) if slope >= 0.5 else None}
     if slope <= 0:
-        return {"rate_per_day": float(slope), "eta": None, "remaining": remaining}
+        return {"rate_per_day": float(slope), "eta": None, "remaining": remaining, **whole}
     eta = max(times[-1], timezone.now()) + dt.timedelta(days=remaining / slope)
-    return {"rate_per_day": float(slope), "eta": eta, "remaining": remaining}
+    return {"rate_per_day": float(slope), "eta": eta, "remaining": remaining, **whole}
 
 
 def max_posteriors(*, workflow: Workflow) -> list[float]:
     """Each classified subject's largest posterior probability for the retirement question."""
-    task = workflow.retirement_rules.get("task", "T0")
+    task = workflow.rules.task
     posts = SubjectPosterior.objects.filter(subject__workflow=workflow, subject__is_gold=False, task=task)
     return [float(p.probabilities.max()) for p in posts]
 
@@ -99,7 +106,7 @@ def volunteer_skills(*, workflow: Workflow, top: int = 6) -> list[dict[str, Any]
     Row i of ``alpha`` is a Dirichlet over the answers given when the truth is class i;
     its mean is alpha_ij / a_i and its standard deviation sqrt(m (1 - m) / (a_i + 1)).
     """
-    task = workflow.retirement_rules.get("task", "T0")
+    task = workflow.rules.task
     rels = (Reliability.objects.filter(workflow=workflow, task=task, volunteer__kind=Volunteer.Kind.HUMAN)
             .select_related("volunteer__user").order_by("-n_votes", "-skill")[:top])
     out = []
@@ -122,28 +129,52 @@ def box_state(*, workflow: Workflow) -> dict[str, Any]:
 
 
 def machine_agreement(*, workflow: Workflow) -> dict[str, Any]:
-    """How often the serving classifier's top answer equals the posterior's on retired subjects."""
-    task = workflow.retirement_rules.get("task", "T0")
-    preds = {p.subject_id: p.probs for p in Prediction.objects.filter(
-        model_version__workflow=workflow, model_version__serving=True, model_version__kind="classifier", task=task,
-        subject__status=Subject.Status.RETIRED, subject__is_gold=False)}
-    posts = SubjectPosterior.objects.filter(subject_id__in=list(preds), task=task)
-    labels: list[str] = []
-    pairs = []
-    for post in posts:
-        labels = post.labels
-        pairs.append((int(np.argmax(post.probabilities)), int(np.argmax(preds[post.subject_id]))))
-    matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    for human, machine in pairs:
-        if human < len(labels) and machine < len(labels):
-            matrix[human, machine] += 1
-    agree = int(np.trace(matrix))
-    return {"n": len(pairs), "agree": agree, "rate": agree / len(pairs) if pairs else None, "labels": labels,
-            "matrix": matrix.tolist()}
+    """The serving classifier's confusion on the common held-out set (rows: known answer, columns: its answer).
+
+    Measured when the version was judged, on galaxies no version trained on (`services.machine.holdout`).
+    """
+    task = workflow.rules.task
+    serving = ModelVersion.objects.filter(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, serving=True).first()
+    scored = ((serving.metrics if serving else {}).get("holdout") or {}).get(task)
+    if not scored:
+        return {"n": 0, "agree": 0, "rate": None, "labels": [], "matrix": []}
+    matrix = np.asarray(scored["confusion"], dtype=int)
+    tree = TaskTree.from_dict(workflow.current_version.tree)
+    labels = tree.tasks[task].labels if task in tree.tasks else [str(i) for i in range(len(matrix))]
+    n, agree = int(matrix.sum()), int(np.trace(matrix))
+    return {"n": n, "agree": agree, "rate": agree / n if n else None, "labels": labels, "matrix": matrix.tolist(),
+            "version": serving.number}
 
 
-def model_versions(*, workflow: Workflow) -> list[ModelVersion]:
-    return list(ModelVersion.objects.filter(workflow=workflow).order_by("kind", "number"))
+def model_versions(*, workflow: Workflow) -> list[dict[str, Any]]:
+    """Every version with its scalar metrics (the held-out scores are in `model_comparison`)."""
+    return [{"version": v, "metrics": {k: x for k, x in v.metrics.items() if isinstance(x, (int, float))}}
+            for v in ModelVersion.objects.filter(workflow=workflow).order_by("kind", "number")]
+
+
+def training_throughput(versions: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(classifier version, training images per second) for the versions that recorded it."""
+    return [(row["version"].number, row["metrics"]["train_images_per_s"]) for row in versions
+            if row["version"].kind == ModelVersion.Kind.CLASSIFIER and "train_images_per_s" in row["metrics"]]
+
+
+def model_comparison(*, workflow: Workflow) -> list[dict[str, Any]]:
+    """Per classifier version, its accuracy on the common held-out set with the 95% interval, and how it was judged.
+
+    ``vs_serving`` is the paired difference in accuracy against the version serving when it was
+    judged, on the same galaxies (`services.machine.versions.at_least_as_good`).
+    """
+    task = workflow.rules.task
+    rows = []
+    for v in ModelVersion.objects.filter(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER).order_by("number"):
+        scored = (v.metrics.get("holdout") or {}).get(task)
+        if not scored:
+            continue
+        lower, upper = scored["interval"]
+        rows.append({"number": v.number, "n": scored["n"], "accuracy": scored["accuracy"], "lower": lower,
+                     "upper": upper, "ece": scored["ece"], "vs_serving": v.metrics.get("holdout_comparison"),
+                     "serving": v.serving, "calibrated": v.calibration is not None})
+    return rows
 
 
 def queue_makeup(*, workflow: Workflow) -> dict[str, Any]:
@@ -155,9 +186,17 @@ def queue_makeup(*, workflow: Workflow) -> dict[str, Any]:
             "machine_retired": machine_retired_count(workflow=workflow)}
 
 
-def rule_changes(*, workflow: Workflow, limit: int = 20) -> list[RuleChange]:
-    return list(RuleChange.objects.filter(workflow=workflow).select_related("user").order_by("-created_at", "-id")
-                [:limit])
+def rule_changes(*, workflow: Workflow, limit: int = 20) -> list[dict[str, Any]]:
+    """The rules audit, newest first, each change as a diff: only the rules that changed, before and after."""
+    changes = RuleChange.objects.filter(workflow=workflow).select_related("user").order_by("-created_at", "-id")
+    return [{"change": c, "created_at": c.created_at, "user": c.user, "diff": rules_diff(old=c.old, new=c.new)}
+            for c in changes[:limit]]
+
+
+def rules_diff(*, old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """``[{"rule", "before", "after"}]`` for every rule whose value changed (``None``: not set)."""
+    return [{"rule": key, "before": old.get(key), "after": new.get(key)}
+            for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
 
 
 def volunteer_stats(*, volunteer: Volunteer) -> dict[str, Any]:
@@ -175,30 +214,30 @@ def retirement_questions(*, workflow: Workflow) -> list[str]:
 
 def workflow_dashboard(*, workflow: Workflow) -> dict[str, Any]:
     """Everything the workflow dashboard shows, charts drawn as inline SVG."""
-    rules = workflow.retirement_rules
+    rules = workflow.rules
     tree = TaskTree.from_dict(workflow.current_version.tree)
-    task = tree.tasks.get(rules.get("task", "T0"))
+    task = tree.tasks.get(rules.task)
     timeline = retirement_timeline(workflow=workflow)
     boxes, agreement, queue = box_state(workflow=workflow), machine_agreement(workflow=workflow), queue_makeup(
         workflow=workflow)
-    versions = model_versions(workflow=workflow)
+    versions, comparison = model_versions(workflow=workflow), model_comparison(workflow=workflow)
     return {
         "status": workflow_status(workflow=workflow), "forecast": timeline["forecast"], "boxes": boxes,
-        "agreement": agreement, "queue": queue, "versions": versions, "rule_changes": rule_changes(workflow=workflow),
+        "agreement": agreement, "queue": queue, "versions": versions, "comparison": comparison,
+        "rule_changes": rule_changes(workflow=workflow),
         "exports": list(workflow.exports.select_related("requested_by").order_by("-id")[:20]),
         "questions": retirement_questions(workflow=workflow),
         "charts": {
             "retirement": charts.retirement_chart(timeline),
             "posteriors": charts.histogram_chart(
                 max_posteriors(workflow=workflow), title="Largest posterior probability per subject",
-                xlabel=f"max posterior, {rules.get('task', 'T0')}", value_range=(0, 1),
-                marker=rules.get("posterior_threshold")),
+                xlabel=f"max posterior, {rules.task}", value_range=(0, 1), marker=rules.posterior_threshold),
             "skills": charts.skills_chart(volunteer_skills(workflow=workflow), task.labels if task else []),
             "box_risk": charts.histogram_chart(boxes["risks"], title="Box risk per image",
                                                xlabel="expected box errors per image",
-                                               marker=rules.get("box_risk_threshold")),
+                                               marker=rules.box_risk_threshold),
             "agreement": charts.agreement_chart(agreement),
-            "metrics": charts.metrics_chart(versions),
+            "metrics": charts.comparison_chart(comparison, throughput=training_throughput(versions)),
             "priority": charts.histogram_chart(queue["priorities"], title="Queue priority of active subjects",
                                                xlabel="priority (higher is served first)", value_range=(0, 1)),
         },

@@ -8,8 +8,6 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from zooapp.models import ModelVersion
-
 TEXT, MUTED, LINE = "#e7ebf5", "#a3adc6", "#27304a"
 ACCENT, OK, WARN = "#7cc4ff", "#6fdc9a", "#ffcf5c"
 STYLE = {"svg.fonttype": "none", "font.size": 9, "text.color": TEXT, "axes.labelcolor": MUTED,
@@ -99,29 +97,39 @@ def skills_chart(skills: list[dict[str, Any]], labels: list[str]) -> str:
 
 def agreement_chart(agreement: dict[str, Any]) -> str:
     if not agreement["n"]:
-        return _empty("No retired subject has a machine prediction yet")
+        return _empty("No classifier has been scored on held-out galaxies yet")
     with matplotlib.rc_context(STYLE):
         fig = _figure(width=3.4, height=3.0)
         ax = fig.add_subplot()
         _heatmap(ax, np.asarray(agreement["matrix"], dtype=float), None, agreement["labels"],
-                 f"agree on {agreement['agree']} of {agreement['n']}")
-        ax.set_ylabel("posterior (humans)")
+                 f"right on {agreement['agree']} of {agreement['n']}")
+        ax.set_ylabel("known answer")
         ax.set_xlabel("classifier")
-    return _svg(fig, "Machine against human consensus on retired subjects")
+    return _svg(fig, "Serving classifier against known answers on the held-out set")
 
 
-def metrics_chart(versions: list[ModelVersion]) -> str:
-    classifiers = [v for v in versions if v.kind == ModelVersion.Kind.CLASSIFIER and v.metrics]
-    if not classifiers:
-        return _empty("No classifier trained yet")
-    names = sorted({k for v in classifiers for k, x in v.metrics.items() if isinstance(x, (int, float))})
+def comparison_chart(rows: list[dict[str, Any]], *, throughput: Sequence[tuple[int, float]] = ()) -> str:
+    """Held-out accuracy per classifier version with its 95% interval (the serving version filled) and, on an
+    axis of its own, training images per second: one unit per axis, so neither flattens the other."""
+    if not rows and not throughput:
+        return _empty("No classifier scored on the held-out set yet")
     with matplotlib.rc_context(STYLE):
         fig = _figure(width=9.0, height=2.8)
-        ax = fig.add_subplot()
-        for name in names[:8]:
-            points = [(v.number, v.metrics[name]) for v in classifiers if isinstance(v.metrics.get(name), (int, float))]
-            ax.plot(*zip(*points), marker="o", label=name)
+        ax = fig.add_subplot(1, 2 if throughput else 1, 1)
+        for row in rows:
+            if row["accuracy"] is None:
+                continue
+            err = [[row["accuracy"] - row["lower"]], [row["upper"] - row["accuracy"]]]
+            ax.errorbar([row["number"]], [row["accuracy"]], yerr=err, fmt="o", capsize=3,
+                        mfc=None if row["serving"] else "none", color=ACCENT if row["serving"] else MUTED)
         ax.set_xlabel("classifier version")
+        ax.set_ylabel("held-out accuracy (fraction)")
+        ax.set_ylim(0, 1.02)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.legend(fontsize=7, frameon=False, labelcolor=MUTED)
-    return _svg(fig, "Classifier metrics by version")
+        if throughput:
+            speed = fig.add_subplot(1, 2, 2)
+            speed.bar([n for n, _ in throughput], [v for _, v in throughput], color=ACCENT, width=0.6)
+            speed.set_xlabel("classifier version")
+            speed.set_ylabel("training speed (images/s)")
+            speed.xaxis.get_major_locator().set_params(integer=True)
+    return _svg(fig, "Classifier versions: held-out accuracy with 95% intervals, and training speed")

@@ -1,13 +1,18 @@
 """Offline refits that feed the online engine: the population prior of skill, and box-worker parameters.
 
-The hierarchical model learns what volunteers are like as a population, so a
+The batch re-fit (``AutoDawidSkene``: the worker model chosen per question by held-out
+vote likelihood) learns what volunteers are like as a population, so a
 newcomer's first votes are weighed by that instead of by a flat guess; the Lean
 box model learns each volunteer's false-mark rate, miss rate and box noise. Both
 are stored on the workflow, and the online state is then recomputed from the
 stored classifications so that it stays equal to a replay.
+
+The tables use the engine's words (`aggregation.contracts`): ``task`` is a subject id;
+the workflow's questions are ``question`` here.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -15,74 +20,66 @@ from django.db import transaction
 from django.utils import timezone
 
 from aggregation.boxes import LeanBoxAggregator
-from aggregation.schema import TaskTree
-from aggregation.votes.hierarchical import HierarchicalDS
+from aggregation.contracts import Frames, Records, annotations_to_records
+from aggregation.votes.auto import AutoDawidSkene
 from zooapp.models import Classification, GoldAnswer, Subject, Volunteer, Workflow
-from zooapp.services.aggregation import subject_boxes_aggregate, workflow_recompute
+from zooapp.services.aggregation import subjects_boxes_aggregate, trees_for_versions, workflow_recompute
 
 MIN_VOTES, MIN_WORKERS = 20, 3
 
 
-def _long_tables(workflow: Workflow) -> tuple[dict[str, list], list[dict], list[dict]]:
-    votes: dict[str, list] = {}
-    boxes, seen, trees = [], [], {}
-    rows = (Classification.objects.filter(workflow=workflow, volunteer__kind=Volunteer.Kind.HUMAN)
-            .select_related("workflow_version").only("subject_id", "volunteer_id", "annotations", "workflow_version"))
-    for c in rows.iterator(chunk_size=2000):
-        if c.workflow_version_id not in trees:
-            trees[c.workflow_version_id] = TaskTree.from_dict(c.workflow_version.tree)
-        tasks = trees[c.workflow_version_id].tasks
-        for ann in c.annotations:
-            task = tasks.get(ann["task"])
-            if task is not None and task.type == "single":
-                votes.setdefault(task.key, []).append({"task": c.subject_id, "worker": c.volunteer_id,
-                                                       "label": ann["value"]})
-            elif task is not None and task.type == "drawing":
-                seen.append({"task": c.subject_id, "worker": c.volunteer_id})
-                boxes += [{"task": c.subject_id, "worker": c.volunteer_id, **{k: m[k] for k in
-                           ("x_min", "y_min", "x_max", "y_max")}} for m in ann["value"]]
-    return votes, boxes, seen
+def _long_tables(workflow: Workflow) -> Frames:
+    """Every human classification of the workflow as the engine's votes, boxes and seen tables."""
+    rows = (Classification.objects.filter(workflow=workflow, volunteer__kind=Volunteer.Kind.HUMAN).order_by("id")
+            .values_list("workflow_version_id", "subject_id", "volunteer_id", "annotations"))
+    records, trees = Records(), {}
+    for version_id, subject_id, worker, annotations in rows.iterator(chunk_size=2000):
+        if version_id not in trees:
+            trees.update(trees_for_versions([version_id]))
+        annotations_to_records(trees[version_id], [(subject_id, worker, annotations)], into=records)
+    return records.frames()
 
 
-def _population_prior(workflow: Workflow, votes: dict[str, list], n_iter: int) -> dict[str, list]:
-    tree = TaskTree.from_dict(workflow.current_version.tree)
+def _population_prior(workflow: Workflow, votes: dict[str, pd.DataFrame], n_iter: int) -> tuple[dict[str, list], dict[str, str]]:
+    """Per question key, the population prior of agent skill and the worker model the evidence chose."""
+    questions = trees_for_versions([workflow.current_version.pk])[workflow.current_version.pk].tasks
     gold = pd.DataFrame(list(GoldAnswer.objects.filter(subject__workflow=workflow, subject__is_gold=True)
                              .values("subject_id", "task", "value")), columns=["subject_id", "task", "value"])
-    prior = {}
-    for key, rows in votes.items():
-        table = pd.DataFrame(rows)
-        if len(table) < MIN_VOTES or table["worker"].nunique() < MIN_WORKERS or key not in tree.tasks:
+    gold = gold.rename(columns={"task": "question", "subject_id": "task", "value": "label"})  # the engine's words
+    prior, chosen = {}, {}
+    for question, table in votes.items():
+        if len(table) < MIN_VOTES or table["worker"].nunique() < MIN_WORKERS or question not in questions:
             continue
-        picked = gold[(gold["task"] == key) & gold["subject_id"].isin(table["task"])]
-        task_gold = pd.DataFrame({"task": picked["subject_id"], "label": picked["value"]})
-        model = HierarchicalDS(n_iter=n_iter, classes=tree.tasks[key].labels, random_state=0).fit(
-            table, task_gold if len(task_gold) else None)
-        prior[key] = model.population_alpha_.tolist()
-    return prior
+        picked = gold.loc[(gold["question"] == question) & gold["task"].isin(table["task"]), ["task", "label"]]
+        model = AutoDawidSkene(classes=questions[question].labels, random_state=0, n_draws=0,
+                               max_iter=n_iter).fit(
+            table, picked if len(picked) else None)
+        prior[question], chosen[question] = model.population_alpha_.tolist(), model.chosen_
+    return prior, chosen
 
 
-def workflow_engine_refit(*, workflow_id: int, n_iter: int = 5000) -> dict[str, Any]:
-    """Refit the population prior and the box-worker parameters, store them, and recompute the state."""
+def workflow_engine_refit(*, workflow_id: int, n_iter: int = 500) -> dict[str, Any]:
+    """Refit the population prior and the box-worker parameters, store them, and recompute the state.
+
+    ``n_iter`` caps the EM iterations of each question's fit; the result names each question's chosen model.
+    """
     workflow = Workflow.objects.get(pk=workflow_id)
-    votes, boxes, seen = _long_tables(workflow)
-    prior = _population_prior(workflow, votes, n_iter)
+    frames = _long_tables(workflow)
+    prior, chosen = _population_prior(workflow, frames.votes, n_iter)
     params = None
-    if seen:
-        box_table = pd.DataFrame(boxes, columns=["task", "worker", "x_min", "y_min", "x_max", "y_max"])
-        fitted = LeanBoxAggregator().fit(box_table, pd.DataFrame(seen).drop_duplicates())
+    if len(frames.seen):
+        fitted = LeanBoxAggregator().fit(frames.boxes, frames.seen)
         params = fitted.worker_params_.rename_axis("worker").reset_index().to_dict("list")
     with transaction.atomic():
         locked = Workflow.objects.select_for_update(no_key=True).get(pk=workflow_id)
-        state = dict(locked.engine_state)
-        state["agent_prior"] = {**state.get("agent_prior", {}), **prior}
-        if params is not None:
-            state["box_worker_params"] = params
-        state["refitted_at"] = timezone.now().isoformat()
-        locked.engine_state = state
+        engine = locked.engine
+        engine = dataclasses.replace(engine, agent_prior={**engine.agent_prior, **prior},
+                                     box_worker_params=engine.box_worker_params if params is None else params,
+                                     refitted_at=timezone.now().isoformat())
+        locked.engine_state = engine.to_dict()
         locked.save(update_fields=["engine_state"])
     changed = workflow_recompute(workflow_id=workflow_id)
-    for subject_id in {row["task"] for row in seen}:
-        subject_boxes_aggregate(subject_id=subject_id)
-    return {"prior_tasks": sorted(prior), "box_workers": len(params["worker"]) if params else 0,
+    subjects_boxes_aggregate(workflow=locked, subject_ids=frames.seen["task"].tolist())
+    return {"prior_tasks": sorted(prior), "models": chosen, "box_workers": len(params["worker"]) if params else 0,
             "changed": {k: len(v) for k, v in changed.items()},
             "subjects": Subject.objects.filter(workflow=workflow).count()}

@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from astropy.io import fits
 from astropy.table import Table
@@ -12,9 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from zooapp.errors import NotFound, ValidationFailed
 from zooapp.models import Export, Workflow
 from zooapp.services.catalogues import (CLASSIFICATION_COLUMNS, Progress, catalogue_table, classification_rows,
                                         clump_table, coco_document, no_progress, zooniverse_workflow_document)
+from zooapp.services.tags import TAG_COLUMNS, tag_rows
 
 log = logging.getLogger(__name__)
 
@@ -24,19 +28,45 @@ FORMATS: dict[str, tuple[str, ...]] = {
     Export.Kind.COCO: ("json",),
     Export.Kind.CLASSIFICATIONS: ("csv",),
     Export.Kind.WORKFLOW: ("json",),
+    Export.Kind.TAGS: ("csv",),
 }
 SUFFIX = {"fits": ".fits", "votable": ".vot.xml", "ecsv": ".ecsv", "csv": ".csv", "json": ".json"}
 
 
-class ExportRejected(ValueError):
+class ExportRejected(ValidationFailed):
     """An export that cannot be made (unknown kind or format, or a file not ready)."""
 
 
-def _check(kind: str, fmt: str) -> None:
+class ExportNotReady(NotFound, ExportRejected):
+    """An export whose file is not written yet, or has gone from the disk (404)."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """Filters of one export. ``retired_only``: catalogue and classifications; ``workflow_version`` (a version
+    number): classifications only, since a catalogue's posteriors aggregate every version's votes."""
+
+    retired_only: bool = False
+    workflow_version: int | None = None
+    include_unclassified: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v}
+
+
+def _check(kind: str, fmt: str, options: ExportOptions = ExportOptions(), workflow: Workflow | None = None) -> None:
     if kind not in FORMATS:
         raise ExportRejected(f"unknown export kind {kind!r}; choose one of {', '.join(FORMATS)}")
     if fmt not in FORMATS[kind]:
         raise ExportRejected(f"a {kind} export can be written as {', '.join(FORMATS[kind])}, not {fmt!r}")
+    if options.retired_only and kind not in (Export.Kind.CATALOGUE, Export.Kind.CLASSIFICATIONS):
+        raise ExportRejected(f"retired_only applies to catalogue and classifications exports, not {kind}")
+    if options.workflow_version is not None:
+        if kind != Export.Kind.CLASSIFICATIONS:
+            raise ExportRejected("workflow_version applies to the classifications export only: a catalogue "
+                                 "aggregates the votes of every version")
+        if workflow is not None and not workflow.versions.filter(number=options.workflow_version).exists():
+            raise ExportRejected(f"workflow {workflow.pk} has no version {options.workflow_version}")
 
 
 def write_table(table: Table, path: Path, fmt: str) -> None:
@@ -56,13 +86,19 @@ def write_table(table: Table, path: Path, fmt: str) -> None:
 
 
 def export_file_write(*, workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bool = False,
-                      progress: Progress = no_progress) -> int:
-    """Write one export to ``path`` (through a temporary file, so a crash leaves no partial file); returns rows."""
-    _check(kind, fmt)
+                      options: ExportOptions | None = None, progress: Progress = no_progress) -> int:
+    """Write one export to ``path`` (through a temporary file, so a crash leaves no partial file); returns rows.
+
+    ``retired_only`` is kept for callers that predate ``options``; either one turns the filter on.
+    """
+    options = options or ExportOptions()
+    if retired_only:
+        options = ExportOptions(**{**asdict(options), "retired_only": True})
+    _check(kind, fmt, options, workflow)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     try:
-        n = _write(workflow, kind, fmt, partial, retired_only, progress)
+        n = _write(workflow, kind, fmt, partial, options, progress)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -70,9 +106,10 @@ def export_file_write(*, workflow: Workflow, kind: str, fmt: str, path: Path, re
     return n
 
 
-def _write(workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bool, progress: Progress) -> int:
+def _write(workflow: Workflow, kind: str, fmt: str, path: Path, options: ExportOptions, progress: Progress) -> int:
     if kind in (Export.Kind.CATALOGUE, Export.Kind.CLUMPS):
-        table = (catalogue_table(workflow=workflow, retired_only=retired_only, progress=progress)
+        table = (catalogue_table(workflow=workflow, retired_only=options.retired_only,
+                                 include_unclassified=options.include_unclassified, progress=progress)
                  if kind == Export.Kind.CATALOGUE else clump_table(workflow=workflow, progress=progress))
         write_table(table, path, fmt)
         return len(table)
@@ -84,27 +121,41 @@ def _write(workflow: Workflow, kind: str, fmt: str, path: Path, retired_only: bo
         document = zooniverse_workflow_document(workflow=workflow)
         path.write_text(json.dumps(document, indent=1))
         return len(document["tasks"])
-    return _write_classifications(workflow, path, progress)
+    if kind == Export.Kind.TAGS:
+        return _write_rows(path, TAG_COLUMNS, tag_rows(workflow=workflow))
+    return _write_classifications(workflow, path, options, progress)
 
 
-def _write_classifications(workflow: Workflow, path: Path, progress: Progress) -> int:
+def _write_rows(path: Path, columns: list[str], rows) -> int:
+    n = 0
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        for n, row in enumerate(rows, start=1):
+            writer.writerow(row)
+    return n
+
+
+def _write_classifications(workflow: Workflow, path: Path, options: ExportOptions, progress: Progress) -> int:
     n = 0
     with path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=CLASSIFICATION_COLUMNS)
         writer.writeheader()
-        for row in classification_rows(workflow=workflow, progress=progress):
+        for row in classification_rows(workflow=workflow, retired_only=options.retired_only,
+                                       workflow_version=options.workflow_version, progress=progress):
             writer.writerow(row)
             n += 1
     return n
 
 
-def export_start(*, workflow: Workflow, kind: str, fmt: str, user) -> Export:
-    """Queue an export on the ``exports`` queue once the row is committed."""
+def export_start(*, workflow: Workflow, kind: str, fmt: str, user, options: ExportOptions | None = None) -> Export:
+    """Queue an export on the ``exports`` queue once the row is committed; bad options create nothing."""
     from zooapp import tasks  # tasks import services; importing here keeps the graph acyclic at load time
 
-    _check(kind, fmt)
+    options = options or ExportOptions()
+    _check(kind, fmt, options, workflow)
     with transaction.atomic():
-        export = Export.objects.create(workflow=workflow, kind=kind, format=fmt,
+        export = Export.objects.create(workflow=workflow, kind=kind, format=fmt, options=options.to_dict(),
                                        requested_by=user if user and user.is_authenticated else None)
         transaction.on_commit(lambda: tasks.export_catalogue.delay(export.pk))
     return export
@@ -123,7 +174,8 @@ def export_run(*, export_id: int) -> Export:
 
     try:
         n = export_file_write(workflow=export.workflow, kind=export.kind, fmt=export.format,
-                              path=Path(settings.ZOOLOOP_EXPORT_DIR) / name, progress=progress)
+                              path=Path(settings.ZOOLOOP_EXPORT_DIR) / name,
+                              options=ExportOptions(**export.options), progress=progress)
     except Exception as exc:  # noqa: BLE001 - any failure must reach the person waiting on the page
         log.exception("export %s failed", export.pk)
         Export.objects.filter(pk=export.pk).update(status=Export.Status.FAILED, error=str(exc)[:2000],
@@ -135,12 +187,12 @@ def export_run(*, export_id: int) -> Export:
 
 
 def export_file_path(*, export: Export) -> Path:
-    """The finished file, or ExportRejected when it is not ready or has gone."""
+    """The finished file, or ExportNotReady when it is not ready or has gone."""
     if export.status != Export.Status.DONE or not export.file_name:
-        raise ExportRejected(f"export {export.pk} is {export.status}, not ready for download")
+        raise ExportNotReady(f"export {export.pk} is {export.status}, not ready for download")
     path = Path(settings.ZOOLOOP_EXPORT_DIR) / export.file_name
     if not path.is_file():
-        raise ExportRejected(f"the file of export {export.pk} is no longer on disk; start a new export")
+        raise ExportNotReady(f"the file of export {export.pk} is no longer on disk; start a new export")
     return path
 
 

@@ -5,15 +5,18 @@ The workflow definition is either a row of the Panoptes *workflow export* CSV (c
 ``workflow_id, display_name, version, minor_version, first_task, tasks, strings, retirement``)
 or a *workflow version* JSON resource (``tasks``, ``strings``, ``first_task``, ``major_number``...).
 Question tasks and rectangle drawing tools are imported; other task types are skipped.
+
+A re-import of the same or an overlapping file adds only what is new: the workflow is found again by its
+Zooniverse origin, subjects by their Zooniverse id and classifications by ``classification_id``.
+``gold_standard`` rows become gold answers; ``expert`` rows become the votes of an expert agent, or gold.
+Rows are read against the definition only when their workflow version is mapped to it (the same major
+version, or one named in ``map_versions``); the others are counted per version and left out.
 """
 from __future__ import annotations
 
-import csv
+import dataclasses
 import datetime as dt
 import io
-import json
-import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,19 +26,17 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from PIL import Image
 
-from aggregation.schema import SchemaError, TaskTree
-from zooapp.models import Classification, Project, Subject, SubjectSet, Volunteer, Workflow
-from zooapp.services.aggregation import workflow_aggregate_all
+from aggregation.retirement import RetirementRules
+from zooapp.models import Classification, GoldAnswer, Project, Subject, SubjectSet, Volunteer, Workflow
+from zooapp.services.aggregation import workflow_aggregate_all, workflow_recompute
 from zooapp.services.projects import workflow_create
 from zooapp.services.subjects import DisplayImage, subject_create
+from zooapp.services.zooniverse_workflows import (ImportRejected, ZooWorkflow, _json_cell, _read_csv,
+                                                  _version_matches, clean_text, workflow_read)
 
 DEFAULT_IMAGE_SIZE = (424, 424)  # Galaxy Zoo DECaLS cut-outs
 BOX_CONVENTIONS = ("auto", "top_left", "centre")
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-
-
-class ImportRejected(ValueError):
-    """The files cannot be imported; the message says why. Nothing was stored."""
+EXPERT_MODES = ("agent", "gold")
 
 
 @dataclass
@@ -46,135 +47,16 @@ class ImportReport:
     n_duplicates: int = 0
     n_dropped_answers: int = 0
     dropped: Counter = field(default_factory=Counter)
+    n_already_imported: int = 0
+    n_gold_answers: int = 0
+    n_expert_votes: int = 0
+    workflow_created: bool = False
+    versions: Counter = field(default_factory=Counter)            # Zooniverse version -> rows read
+    unmapped_versions: Counter = field(default_factory=Counter)   # Zooniverse version -> rows left out
 
-
-@dataclass(frozen=True)
-class ZooWorkflow:
-    """One version of a Zooniverse workflow, with each answer's text resolved from ``strings``."""
-
-    id: int
-    name: str
-    version: str
-    tree: dict[str, Any]
-    answers: dict[str, dict[str, str]]   # task -> cleaned answer text (and index) -> our label
-    tools: dict[str, dict[int, str]]     # drawing task -> tool index -> our tool label
-    retirement: dict[str, Any]
-
-
-def clean_text(text: str) -> str:
-    """Answer text without the Markdown images Zooniverse puts in front of it."""
-    return " ".join(_MARKDOWN_IMAGE.sub("", str(text)).split())
-
-
-def _slug(text: str, fallback: str) -> str:
-    return re.sub(r"[^0-9a-z]+", "_", clean_text(text).lower()).strip("_")[:40] or fallback
-
-
-def _unique(labels: list[str]) -> list[str]:
-    seen: Counter = Counter()
-    out = []
-    for label in labels:
-        seen[label] += 1
-        out.append(label if seen[label] == 1 else f"{label}_{seen[label]}")
-    return out
-
-
-def _question(key: str, raw: dict, strings: dict[str, str]) -> tuple[dict, dict[str, str]]:
-    texts = [clean_text(strings.get(a.get("label", ""), a.get("label", ""))) for a in raw.get("answers", [])]
-    labels = _unique([_slug(t, f"a{i}") for i, t in enumerate(texts)])
-    answers = [{"label": label, "text": text or label, "next": a.get("next")}
-               for label, text, a in zip(labels, texts, raw.get("answers", []))]
-    lookup = {text.lower(): label for text, label in zip(texts, labels)}
-    lookup.update({str(i): label for i, label in enumerate(labels)})
-    task = {"type": raw["type"], "question": clean_text(strings.get(raw.get("question", ""), raw.get("question", ""))),
-            "help": strings.get(raw.get("help", ""), ""), "answers": answers}
-    if raw["type"] == "multiple":
-        task["next"] = raw.get("next")
-    return task, lookup
-
-
-def _drawing(key: str, raw: dict, strings: dict[str, str]) -> tuple[dict, dict[int, str]] | None:
-    tools = {i: t for i, t in enumerate(raw.get("tools", [])) if t.get("type") == "rectangle"}
-    if not tools:
-        return None
-    labels = _unique([_slug(strings.get(t.get("label", ""), t.get("label", "")), f"tool{i}")
-                      for i, t in tools.items()])
-    by_index = dict(zip(tools, labels))
-    task = {"type": "drawing", "question": clean_text(strings.get(raw.get("instruction", ""), "")),
-            "tools": [{"label": label, "type": "rectangle", "min": 0, "max": max(int(t.get("max") or 100), 1)}
-                      for label, t in zip(labels, tools.values())],
-            "next": raw.get("next")}
-    return task, by_index
-
-
-def workflow_from_zooniverse(*, tasks: dict, strings: dict, first_task: str, wf_id: int, name: str,
-                             version: str, retirement: dict | None = None) -> ZooWorkflow:
-    """Translate Zooniverse tasks into our task tree; unsupported tasks are skipped and links to them cut."""
-    out, answers, tools = {}, {}, {}
-    for key, raw in tasks.items():
-        if raw.get("type") in ("single", "multiple") and len(raw.get("answers", [])) >= 2:
-            out[key], answers[key] = _question(key, raw, strings)
-        elif raw.get("type") == "drawing" and (drawn := _drawing(key, raw, strings)):
-            out[key], tools[key] = drawn
-    for task in out.values():
-        for link in task.get("answers", []) + [task]:
-            if link.get("next") not in out:
-                link["next"] = None
-    if first_task not in out:
-        raise ImportRejected(f"the workflow's first task {first_task!r} is not a question or rectangle task")
-    tree = {"first_task": first_task, "tasks": out}
-    try:
-        TaskTree.from_dict(tree)
-    except SchemaError as exc:
-        raise ImportRejected(f"the Zooniverse workflow does not make a valid task tree: {exc}") from None
-    return ZooWorkflow(id=wf_id, name=name, version=version, tree=tree, answers=answers, tools=tools,
-                       retirement=retirement or {})
-
-
-def _json_cell(value: str, what: str) -> Any:
-    try:
-        return json.loads(value) if value else {}
-    except json.JSONDecodeError as exc:
-        raise ImportRejected(f"{what} is not valid JSON: {exc}") from None
-
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # annotations and strings cells are long JSON
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            return list(csv.DictReader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ImportRejected(f"cannot read {path.name}: {exc}") from None
-
-
-def _version_matches(row_version: str, wanted: str) -> bool:
-    return not wanted or row_version == wanted or row_version.split(".")[0] == wanted
-
-
-def workflow_read(*, path: Path, workflow_id: int | None, version: str) -> ZooWorkflow:
-    """Read a workflow export CSV (choosing ``workflow_id`` and ``version``, default the latest) or a
-    workflow-version JSON."""
-    if path.suffix.lower() == ".json":
-        raw = _json_cell(path.read_text(encoding="utf-8"), path.name)
-        wf_id = int(raw.get("links", {}).get("workflow") or workflow_id or 0)
-        number = f"{raw.get('major_number', '')}.{raw.get('minor_number', '')}".strip(".")
-        return workflow_from_zooniverse(tasks=raw.get("tasks") or {}, strings=raw.get("strings") or {},
-                                        first_task=raw.get("first_task", "T0"), wf_id=wf_id,
-                                        name=raw.get("display_name", ""), version=number)
-    rows = _read_csv(path)
-    if rows and not {"workflow_id", "tasks", "strings", "version"} <= set(rows[0]):
-        raise ImportRejected(f"{path.name} is not a Zooniverse workflow export (needs workflow_id, version, tasks, "
-                             "strings)")
-    rows = [r for r in rows if workflow_id is None or r["workflow_id"] == str(workflow_id)]
-    rows = [r for r in rows if _version_matches(f"{r['version']}.{r.get('minor_version', '')}", version)]
-    if not rows:
-        raise ImportRejected(f"{path.name} has no workflow {workflow_id or ''} version {version or 'any'}")
-    row = max(rows, key=lambda r: (int(r["version"]), int(r.get("minor_version") or 0)))
-    return workflow_from_zooniverse(
-        tasks=_json_cell(row["tasks"], "tasks"), strings=_json_cell(row["strings"], "strings"),
-        first_task=row.get("first_task") or "T0", wf_id=int(row["workflow_id"]), name=row.get("display_name", ""),
-        version=f"{row['version']}.{row.get('minor_version', '')}".strip("."),
-        retirement=_json_cell(row.get("retirement", ""), "retirement"))
+    @property
+    def changed(self) -> bool:
+        return bool(self.workflow_created or self.n_subjects or self.n_classifications or self.n_gold_answers)
 
 
 def _marks(marks: Any, tools: dict[int, str], size: tuple[int, int], convention: str) -> list[dict]:
@@ -245,6 +127,21 @@ class _Row:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     user_agent: str
+    gold: bool = False
+    expert: bool = False
+
+
+def _flag(value: Any) -> bool:
+    """Panoptes writes ``true``/``false`` (or leaves the cell blank) in gold_standard and expert."""
+    return str(value or "").strip().lower() not in ("", "false", "0", "null", "none")
+
+
+def version_mapped(row_version: str, *, definition: str, map_versions: tuple[str, ...]) -> bool:
+    """Whether a row's workflow version is read against the definition: the same major version (minor
+    versions change only text), or one listed in ``map_versions`` (major or major.minor; ``*`` maps all)."""
+    major = row_version.split(".")[0]
+    return (major == definition.split(".")[0] or "*" in map_versions or row_version in map_versions
+            or major in map_versions)
 
 
 def _time(value: Any) -> dt.datetime | None:
@@ -267,9 +164,10 @@ def _size(meta: dict) -> tuple[int, int]:
         return DEFAULT_IMAGE_SIZE
 
 
-def classifications_read(*, path: Path, zoo: ZooWorkflow, version: str, convention: str,
-                         dropped: Counter) -> list[_Row]:
-    """Rows of a Zooniverse classification export that belong to the chosen workflow (and version)."""
+def classifications_read(*, path: Path, zoo: ZooWorkflow, version: str, convention: str, dropped: Counter,
+                         report: ImportReport | None = None, map_versions: tuple[str, ...] = ()) -> list[_Row]:
+    """Rows of a Zooniverse classification export of the chosen workflow whose version is mapped to it."""
+    report = report if report is not None else ImportReport(workflow=None)
     rows = _read_csv(path)
     needed = {"classification_id", "user_name", "workflow_id", "annotations", "subject_ids"}
     if not rows or needed - set(rows[0]):
@@ -277,8 +175,13 @@ def classifications_read(*, path: Path, zoo: ZooWorkflow, version: str, conventi
                              f"{', '.join(sorted(needed))} and at least one row)")
     out = []
     for line, row in enumerate(rows, start=2):
-        if row["workflow_id"] != str(zoo.id) or not _version_matches(row.get("workflow_version", ""), version):
+        row_version = row.get("workflow_version", "")
+        if row["workflow_id"] != str(zoo.id) or not _version_matches(row_version, version):
             continue
+        if not version_mapped(row_version, definition=zoo.version, map_versions=map_versions):
+            report.unmapped_versions[row_version] += 1
+            continue
+        report.versions[row_version] += 1
         meta = _json_cell(row.get("metadata", ""), f"{path.name} line {line} metadata")
         subject_key = row["subject_ids"].split(";")[0].strip()
         if not subject_key:
@@ -292,9 +195,13 @@ def classifications_read(*, path: Path, zoo: ZooWorkflow, version: str, conventi
                         subject_key=subject_key, subject_data=data.get(subject_key) or {}, size=size,
                         annotations=annotations, created_at=_time(row.get("created_at")),
                         started_at=_time(meta.get("started_at")), finished_at=_time(meta.get("finished_at")),
-                        user_agent=str(meta.get("user_agent", ""))[:300]))
+                        user_agent=str(meta.get("user_agent", ""))[:300], gold=_flag(row.get("gold_standard")),
+                        expert=_flag(row.get("expert"))))
     if not out:
-        raise ImportRejected(f"{path.name} has no classifications of workflow {zoo.id} version {version or 'any'}")
+        unmapped = ", ".join(sorted(report.unmapped_versions))
+        raise ImportRejected(f"{path.name} has no classifications of workflow {zoo.id} version {version or 'any'}"
+                             + (f" (versions {unmapped} are not mapped to definition {zoo.version}; "
+                                "name them in map_versions)" if unmapped else ""))
     return out
 
 
@@ -306,27 +213,34 @@ def placeholder_image(width: int, height: int) -> DisplayImage:
 
 
 def _coordinate(data: dict, *names: str) -> float | None:
-    for name in names:
-        try:
-            return float(data[name])
-        except (KeyError, TypeError, ValueError):
-            continue
-    return None
+    values = [v for v in (_number(data.get(n)) for n in names) if v is not None]
+    return values[0] if values else None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _rules(zoo: ZooWorkflow) -> dict[str, Any]:
+    """`RetirementRules`' defaults on the first single-answer question, capped by Zooniverse's count rule."""
     questions = [k for k, t in zoo.tree["tasks"].items() if t["type"] == "single"]
-    task = zoo.tree["first_task"] if zoo.tree["first_task"] in questions else (questions or ["T0"])[0]
-    rules = {"task": task, "posterior_threshold": 0.99, "min_classifications": 3, "max_classifications": 40,
-             "box_risk_threshold": None, "machine_threshold": None}
+    default = RetirementRules()
+    question = zoo.tree["first_task"] if zoo.tree["first_task"] in questions else (questions or [default.task])[0]
+    rules = dataclasses.replace(default, task=question)
     count = (zoo.retirement.get("options") or {}).get("count")
     if zoo.retirement.get("criteria") == "classification_count" and isinstance(count, int) and count > 0:
-        rules.update(max_classifications=count, min_classifications=min(3, count))
-    return rules
+        rules = dataclasses.replace(rules, max_classifications=count,
+                                    min_classifications=min(default.min_classifications, count))
+    return rules.to_dict()
 
 
-def _subjects(subject_set: SubjectSet, rows: list[_Row]) -> dict[str, Subject]:
-    subjects, images = {}, {}
+def _subjects(subject_set: SubjectSet, rows: list[_Row]) -> tuple[dict[str, Subject], int]:
+    """The rows' subjects: those imported before are found again by their Zooniverse id; returns (all, n new)."""
+    subjects = {s.external_id: s for s in Subject.objects.filter(workflow=subject_set.workflow)}
+    before, images = len(subjects), {}
     for row in rows:
         if row.subject_key in subjects:
             continue
@@ -338,12 +252,13 @@ def _subjects(subject_set: SubjectSet, rows: list[_Row]) -> dict[str, Subject]:
             ra=_coordinate(row.subject_data, "ra", "RA", "ramean"),
             dec=_coordinate(row.subject_data, "dec", "DEC", "Dec", "decmean"),
             metadata={**meta, "zooniverse_subject_id": row.subject_key, "placeholder_image": True})
-    return subjects
+    return subjects, len(subjects) - before
 
 
 def _volunteer(name: str, cache: dict[str, Volunteer]) -> Volunteer:
+    """``zooniverse:<user>``; an expert's votes belong to a separate agent, ``zooniverse-expert:<user>``."""
     if name not in cache:
-        label = f"zooniverse:{name}"
+        label = name if name.startswith("zooniverse-expert:") else f"zooniverse:{name}"
         cache[name] = (Volunteer.objects.filter(kind=Volunteer.Kind.HUMAN, user__isnull=True, name=label).first()
                        or Volunteer.objects.create(kind=Volunteer.Kind.HUMAN, name=label))
     return cache[name]
@@ -363,52 +278,95 @@ def import_project(*, slug: str, owner_username: str | None = None) -> Project:
     return Project.objects.create(name=f"Imported: {slug}", slug=slug, owner=owner)
 
 
+def _import_workflow(project: Project, zoo: ZooWorkflow) -> tuple[Workflow, SubjectSet, bool]:
+    """The workflow of this Zooniverse origin in ``project``: found again on a re-import, else created."""
+    origin = f"Zooniverse workflow {zoo.id} v{zoo.version}"
+    name = f"{zoo.name} ({origin})" if zoo.name else origin
+    workflow = Workflow.objects.filter(project=project, name=name).order_by("pk").first()
+    created = workflow is None
+    if created:
+        workflow = workflow_create(project=project, name=name, tree=zoo.tree, retirement_rules=_rules(zoo))
+    elif workflow.current_version.tree != zoo.tree:
+        raise ImportRejected(f"workflow {workflow.pk} was imported from a different definition of {origin}")
+    subject_set, _ = SubjectSet.objects.get_or_create(project=project, workflow=workflow, name=f"Zooniverse {zoo.id}")
+    return workflow, subject_set, created
+
+
 def zooniverse_import(*, project_id: int, classifications_path: str | Path, workflows_path: str | Path,
                       zooniverse_workflow_id: int | None = None, version: str = "",
-                      box_convention: str = "auto") -> ImportReport:
+                      box_convention: str = "auto", expert: str = "agent",
+                      map_versions: tuple[str, ...] = ()) -> ImportReport:
     """Import one Zooniverse workflow version, its subjects (placeholder images) and classifications.
 
-    Everything is written in one transaction and then aggregated by the engine.
+    Everything is written in one transaction and then aggregated by the engine; a re-import adds only
+    classifications whose ``classification_id`` is new (and reports the rest as already imported).
     ``box_convention``: ``auto`` reads ``x_center/y_center`` marks as centres and ``x/y`` as the
-    top-left corner; ``top_left`` or ``centre`` forces the meaning of ``x/y``.
-    A volunteer who classified a subject twice keeps the first classification.
+    top-left corner; ``top_left`` or ``centre`` forces the meaning of ``x/y``. ``expert``: ``agent``
+    (an expert agent's votes) or ``gold`` (gold answers). A volunteer who classified a subject twice
+    keeps the first classification.
     """
-    if box_convention not in BOX_CONVENTIONS:
-        raise ImportRejected(f"box_convention must be one of {', '.join(BOX_CONVENTIONS)}")
+    if box_convention not in BOX_CONVENTIONS or expert not in EXPERT_MODES:
+        raise ImportRejected(f"box_convention must be one of {', '.join(BOX_CONVENTIONS)} and expert one of "
+                             f"{', '.join(EXPERT_MODES)}")
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
         raise ImportRejected(f"project {project_id} does not exist")
     zoo = workflow_read(path=Path(workflows_path), workflow_id=zooniverse_workflow_id, version=version)
-    dropped: Counter = Counter()
-    rows = classifications_read(path=Path(classifications_path), zoo=zoo, version=version,
-                                convention=box_convention, dropped=dropped)
+    report = ImportReport(workflow=None)
+    rows = classifications_read(path=Path(classifications_path), zoo=zoo, version=version, convention=box_convention,
+                                dropped=report.dropped, report=report, map_versions=tuple(map_versions))
+    report.n_dropped_answers = sum(report.dropped.values())
     with transaction.atomic():
-        origin = f"Zooniverse workflow {zoo.id} v{zoo.version}"
-        workflow = workflow_create(project=project, name=f"{zoo.name} ({origin})" if zoo.name else origin,
-                                   tree=zoo.tree, retirement_rules=_rules(zoo))
-        subject_set = SubjectSet.objects.create(project=project, workflow=workflow, name=f"Zooniverse {zoo.id}")
-        report = ImportReport(workflow=workflow, dropped=dropped, n_dropped_answers=sum(dropped.values()))
-        subjects = _subjects(subject_set, rows)
-        report.n_subjects = len(subjects)
-        _classifications(workflow, rows, subjects, report)
-    workflow_aggregate_all(workflow_id=workflow.pk)
+        report.workflow, subject_set, report.workflow_created = _import_workflow(project, zoo)
+        subjects, report.n_subjects = _subjects(subject_set, rows)
+        gold_rows = [r for r in rows if r.gold or (r.expert and expert == "gold")]
+        report.n_gold_answers = _gold_answers(gold_rows, subjects)
+        _classifications(report.workflow, [r for r in rows if r not in gold_rows], subjects, report)
+    if report.n_gold_answers and not report.workflow_created:
+        workflow_recompute(workflow_id=report.workflow.pk)  # new gold re-teaches every agent from the start
+    if report.changed:
+        workflow_aggregate_all(workflow_id=report.workflow.pk)
     return report
+
+
+def _gold_answers(rows: list[_Row], subjects: dict[str, Subject]) -> int:
+    """Gold-standard (or expert, by option) rows become the subjects' gold answers; returns how many are new."""
+    n_new = 0
+    for row in rows:
+        subject = subjects[row.subject_key]
+        for ann in row.annotations:
+            if isinstance(ann["value"], str) or (ann["value"] and isinstance(ann["value"][0], str)):
+                _, created = GoldAnswer.objects.get_or_create(subject=subject, task=ann["task"],
+                                                              defaults={"value": ann["value"]})
+                n_new += int(created)
+        if not subject.is_gold:
+            Subject.objects.filter(pk=subject.pk).update(is_gold=True)
+            subject.is_gold = True
+    return n_new
 
 
 def _classifications(workflow: Workflow, rows: list[_Row], subjects: dict[str, Subject],
                      report: ImportReport) -> None:
     volunteers: dict[str, Volunteer] = {}
-    seen: set[tuple[int, int]] = set()
+    known = set(Classification.objects.filter(workflow=workflow).exclude(external_id="")
+                .values_list("external_id", flat=True))
+    seen = set(Classification.objects.filter(workflow=workflow).values_list("volunteer_id", "subject_id"))
     version = workflow.current_version
     new, stamps = [], []
     for row in rows:
-        volunteer, subject = _volunteer(row.user_name, volunteers), subjects[row.subject_key]
+        if row.zooniverse_id in known:
+            report.n_already_imported += 1
+            continue
+        name = f"zooniverse-expert:{row.user_name}" if row.expert else row.user_name
+        volunteer, subject = _volunteer(name, volunteers), subjects[row.subject_key]
         if (volunteer.pk, subject.pk) in seen:
             report.n_duplicates += 1
             continue
         seen.add((volunteer.pk, subject.pk))
+        known.add(row.zooniverse_id)
+        report.n_expert_votes += int(row.expert)
         new.append(Classification(workflow=workflow, workflow_version=version, subject=subject, volunteer=volunteer,
-                                  annotations=row.annotations, started_at=row.started_at,
+                                  annotations=row.annotations, started_at=row.started_at, external_id=row.zooniverse_id,
                                   finished_at=row.finished_at, user_agent=row.user_agent))
         stamps.append(row.created_at)
     created = Classification.objects.bulk_create(new)

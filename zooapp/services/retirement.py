@@ -7,7 +7,7 @@ import numpy as np
 from django.db import transaction
 
 from aggregation.retirement import Evidence, RetirementRules, decide
-from zooapp.models import Prediction, Retirement, RuleChange, Subject, SubjectPosterior, Workflow
+from zooapp.models import ModelVersion, Prediction, Retirement, RuleChange, Subject, SubjectPosterior, Workflow
 
 
 class RulesRejected(ValueError):
@@ -15,8 +15,10 @@ class RulesRejected(ValueError):
 
 
 def _machine_probs(workflow: Workflow, subject_ids: Iterable[int], task: str) -> dict[int, np.ndarray]:
+    # Only a version calibrated on the held-out set stores probabilities worth retiring on (services/machine).
     rows = Prediction.objects.filter(model_version__workflow=workflow, model_version__serving=True,
-                                     model_version__kind="classifier", subject_id__in=subject_ids, task=task)
+                                     model_version__kind=ModelVersion.Kind.CLASSIFIER,
+                                     model_version__calibration__isnull=False, subject_id__in=subject_ids, task=task)
     return {p.subject_id: np.asarray(p.probs, dtype=float) for p in rows}
 
 
@@ -28,7 +30,7 @@ def _evidence(subject: Subject, posterior: SubjectPosterior | None, machine: np.
 
 def subjects_retire_if_due(*, workflow: Workflow, subject_ids: Iterable[int]) -> list[int]:
     """Retire the active, non-gold subjects among ``subject_ids`` whose evidence fires a rule."""
-    rules = RetirementRules.from_dict(workflow.retirement_rules)
+    rules = workflow.rules
     subjects = list(Subject.objects.select_for_update(no_key=True).filter(
         pk__in=list(subject_ids), status=Subject.Status.ACTIVE, is_gold=False))
     posts = {p.subject_id: p for p in SubjectPosterior.objects.filter(subject__in=subjects, task=rules.task)}
@@ -46,9 +48,11 @@ def subjects_retire_if_due(*, workflow: Workflow, subject_ids: Iterable[int]) ->
 def _set_status(subject: Subject, action: str, reason: str, rules: RetirementRules, evidence: Evidence) -> None:
     subject.status = Subject.Status.RETIRED if action == Retirement.Action.RETIRE else Subject.Status.ACTIVE
     subject.save(update_fields=["status"])
-    Retirement.objects.create(subject=subject, action=action, reason=reason,
-                              agent="machine" if reason == "machine_threshold" else "humans",
-                              rules=rules.to_dict(), posterior=evidence.posterior.tolist(),
+    machine = reason == "machine_threshold"
+    version = ModelVersion.objects.filter(workflow_id=subject.workflow_id, kind=ModelVersion.Kind.CLASSIFIER,
+                                          serving=True).first() if machine else None
+    Retirement.objects.create(subject=subject, action=action, reason=reason, agent="machine" if machine else "humans",
+                              model_version=version, rules=rules.to_dict(), posterior=evidence.posterior.tolist(),
                               n_classifications=subject.n_classifications)
 
 
@@ -70,7 +74,7 @@ def workflow_rules_update(*, workflow: Workflow, user, rules: dict[str, Any]) ->
 def workflow_rules_reapply(*, workflow_id: int) -> dict[str, int]:
     """Re-decide every non-gold subject under the current rules: retires and un-retires."""
     workflow = Workflow.objects.select_for_update(no_key=True).get(pk=workflow_id)
-    rules = RetirementRules.from_dict(workflow.retirement_rules)
+    rules = workflow.rules
     subjects = list(Subject.objects.select_for_update(no_key=True).filter(workflow=workflow, is_gold=False))
     posts = {p.subject_id: p for p in SubjectPosterior.objects.filter(subject__workflow=workflow, task=rules.task)}
     machine = _machine_probs(workflow, [s.pk for s in subjects], rules.task) if rules.machine_threshold else {}

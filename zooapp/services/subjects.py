@@ -16,14 +16,18 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from PIL import Image, UnidentifiedImageError
 
+from ml.diffusion.marker import GENERATED_KEY, generated_marker
+from zooapp.errors import ValidationFailed
 from zooapp.models import GoldAnswer, Subject, SubjectFrame, SubjectSet, SubjectTruth, Workflow
+
+SIMULATOR_SIZE = 64  # pixels: the loop simulator's galaxies (the demo asks for SDSS-sized ones)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 FITS_SUFFIXES = {".fits", ".fit", ".fts", ".fits.gz"}
 RESERVED_COLUMNS = {"id", "file", "ra", "dec"}
 
 
-class IngestError(ValueError):
+class IngestError(ValidationFailed):
     """A manifest or image problem; the message names the row and what to fix."""
 
 
@@ -56,12 +60,21 @@ def image_to_display(path: Path) -> DisplayImage:
             if img.width * img.height > limit:  # between 1x and 2x Pillow only warns: refuse before decoding
                 raise IngestError(f"{path.name}: {img.width} x {img.height} pixels exceeds the limit of {limit} pixels")
             img.load()
+            _refuse_generated(img, path)
             rgb = img.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
         raise IngestError(f"{path.name} is not a readable image: {exc}") from None
     buf = io.BytesIO()
     rgb.save(buf, format="PNG")
     return DisplayImage(png=buf.getvalue(), width=rgb.width, height=rgb.height, wcs_header=None, centre_radec=None)
+
+
+def _refuse_generated(img: Image.Image, path: Path) -> None:
+    """Generated galaxies (issue #18) train models; they are never shown to volunteers as real subjects."""
+    marker = generated_marker(img)
+    if marker is not None:
+        raise IngestError(f"{path.name} is a generated image (PNG marker {GENERATED_KEY}, model "
+                          f"{marker.get('model', 'unknown')}); generated galaxies cannot become subjects")
 
 
 def asinh_stretch(data: np.ndarray, *, softening: float = 0.1) -> np.ndarray:
@@ -190,12 +203,19 @@ def subject_create(*, subject_set: SubjectSet, external_id: str, image: DisplayI
 
 
 def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, out_dir: Path,
-                           n_gold: int = 0, progress: bool = True, band_frames_wanted: bool = False) -> SubjectSet:
+                           n_gold: int = 0, progress: bool = True, band_frames_wanted: bool = False,
+                           size: int = SIMULATOR_SIZE) -> SubjectSet:
     """Render a synthetic survey with GalSim and store it; the truth goes to SubjectTruth, never to volunteers.
 
     A folder that already holds at least ``n`` galaxies of this seed is reused, not rendered again.
+    The ``n_gold`` gold subjects are drawn at random (from ``seed``), so they do not stand out as the first ids.
+    ``size`` is the image side in pixels (0.396 arcsec each): the demo shows volunteers SDSS-sized subjects, while
+    the simulator's default keeps thousands of galaxies cheap to render and to train on.
     """
-    manifest = _synthetic_manifest(n=n, seed=seed, out_dir=out_dir, progress=progress)
+    if int(size) < 16 or int(n) < 1:
+        raise ValidationFailed(f"a synthetic survey needs n >= 1 and size >= 16 (got n={n}, size={size})")
+    manifest = _synthetic_manifest(n=n, seed=seed, out_dir=out_dir, progress=progress, size=int(size))
+    gold_rows = set(np.random.default_rng([seed, 1]).choice(n, size=min(n_gold, n), replace=False).tolist())
     truth_cols = [c for c in manifest.columns if c.startswith("truth_")]
     with transaction.atomic():
         subject_set = SubjectSet.objects.create(project=workflow.project, workflow=workflow, name=name)
@@ -203,7 +223,7 @@ def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, 
             image = image_to_display(out_dir / row["file"])
             subject = subject_create(subject_set=subject_set, external_id=str(row["id"]), image=image,
                                      ra=float(row["ra"]), dec=float(row["dec"]),
-                                     metadata={"source": "synthetic"}, is_gold=i < n_gold,
+                                     metadata={"source": "synthetic"}, is_gold=i in gold_rows,
                                      extra_frames=band_frames(image.png) if band_frames_wanted else ())
             truth = {c.removeprefix("truth_"): row[c] for c in truth_cols if row[c]}
             SubjectTruth.objects.create(subject=subject, values={**truth, "clumps": row["clumps"]})
@@ -213,13 +233,22 @@ def subject_set_synthesize(*, workflow: Workflow, name: str, n: int, seed: int, 
     return subject_set
 
 
-def _synthetic_manifest(*, n: int, seed: int, out_dir: Path, progress: bool) -> pd.DataFrame:
+def _synthetic_manifest(*, n: int, seed: int, out_dir: Path, progress: bool, size: int) -> pd.DataFrame:
     from ml.synth import synth_survey
 
     cached = out_dir / "manifest.csv"
     if cached.is_file():
         # Galaxy i depends only on (seed, i), so the first n rows of a bigger survey are the survey of size n.
         manifest = pd.read_csv(cached, dtype=str, keep_default_na=False)
-        if len(manifest) >= n and manifest["id"].iloc[0] == f"synth-{seed}-000000":
+        if (len(manifest) >= n and manifest["id"].iloc[0] == f"synth-{seed}-000000"
+                and _image_side(out_dir / manifest["file"].iloc[0]) == size):
             return manifest.head(n)
-    return synth_survey(n, out_dir, seed=seed, progress=progress)
+    return synth_survey(n, out_dir, seed=seed, size=size, progress=progress)
+
+
+def _image_side(path: Path) -> int | None:
+    try:
+        with Image.open(path) as image:
+            return image.width
+    except (OSError, UnidentifiedImageError):
+        return None  # a missing or broken cached file: render the survey again

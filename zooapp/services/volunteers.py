@@ -3,30 +3,40 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from zooapp.models import Classification, Favourite, Volunteer
 
 SESSION_KEY = "zooloop_volunteer_token"
 
 
-def volunteer_for_session(*, user, session) -> Volunteer:
-    """The volunteer behind a request: the user's own, or an anonymous one kept in the session."""
+def volunteer_lookup(*, user, session) -> Volunteer | None:
+    """The volunteer behind a read, or None for a visitor who has never written anything.
+
+    Reads never create rows: a crawler without cookies must grow neither the volunteer
+    table nor the session table.
+    """
     if user is not None and user.is_authenticated:
         volunteer, _ = Volunteer.objects.get_or_create(user=user, defaults={"name": user.get_username()})
         return volunteer
     token = session.get(SESSION_KEY)
-    if token:
-        found = Volunteer.objects.filter(anonymous_token=token).first()
-        if found:
-            return found
-    volunteer = Volunteer.objects.create(anonymous_token=uuid.uuid4())
+    return Volunteer.objects.filter(anonymous_token=token).first() if token else None
+
+
+def volunteer_for_session(*, user, session, token: uuid.UUID | None = None) -> Volunteer:
+    """The volunteer behind a write: the user's own, or an anonymous one kept in the session (made now if new).
+
+    ``token`` is the one a read handed the visitor (``zooapp.visitor``): requests racing on a
+    first write carry the same token and so resolve to one volunteer, which get_or_create
+    makes once under the unique constraint; without it each would make its own.
+    """
+    found = volunteer_lookup(user=user, session=session)
+    if found is not None:
+        return found
+    volunteer, _ = Volunteer.objects.get_or_create(anonymous_token=token or uuid.uuid4(), user=None)
     session[SESSION_KEY] = str(volunteer.anonymous_token)
-    return volunteer
-
-
-def volunteer_machine(*, name: str) -> Volunteer:
-    volunteer, _ = Volunteer.objects.get_or_create(kind=Volunteer.Kind.MACHINE, name=name)
     return volunteer
 
 
@@ -70,3 +80,9 @@ def favourite_toggle(*, volunteer: Volunteer, subject_id: int) -> bool:
 
 def favourite_ids(*, volunteer: Volunteer) -> set[int]:
     return set(volunteer.favourites.values_list("subject_id", flat=True))
+
+
+def sessions_clear_expired() -> int:
+    """Delete expired sessions (Django keeps them until someone does); returns how many went."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted

@@ -9,18 +9,18 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from zooapp.access import get_workflow_for_user, staff_projects
-from zooapp.models import Export, Workflow
+from zooapp.access import get_export_for_user, get_workflow_for_user
+from zooapp.errors import ApplicationError
+from zooapp.selectors import workflow_list_for_staff
 from zooapp.services.dashboard import (retirement_questions, workflow_dashboard, workflow_live_counts,
                                       workflow_status)
-from zooapp.services.exports import FORMATS, ExportRejected, download_name, export_file_path, export_start
+from zooapp.services.exports import FORMATS, download_name, export_file_path, export_start
 from zooapp.services.retirement import RulesRejected, workflow_rules_reapply, workflow_rules_update
 from zooapp.services.subject_uploads import gold_answers_upload, subject_set_upload
-from zooapp.services.subjects import IngestError
 
 EXPORT_CHOICES = [(f"{kind}:{fmt}", f"{kind} · {fmt}") for kind, fmts in FORMATS.items() for fmt in fmts]
 
@@ -55,9 +55,8 @@ class GoldForm(forms.Form):
 
 @login_required
 def dashboard_index(request):
-    workflows = Workflow.objects.filter(project__in=staff_projects(request.user)).select_related("project")
     return render(request, "zooapp/dashboard_index.html",
-                  {"rows": [workflow_status(workflow=w) for w in workflows.order_by("id")]})
+                  {"rows": [workflow_status(workflow=w) for w in workflow_list_for_staff(user=request.user)]})
 
 
 @login_required
@@ -117,20 +116,19 @@ def dashboard_export(request, workflow_id: int):
         try:
             export_start(workflow=workflow, kind=kind, fmt=fmt, user=request.user)
             messages.success(request, f"Export started: {kind} as {fmt}. It appears below when ready.")
-        except ExportRejected as exc:
-            messages.error(request, str(exc))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
     return redirect(reverse("dashboard", args=[workflow.pk]) + "#exports")
 
 
 @login_required
 @require_GET
 def export_download(request, export_id: int):
-    export = get_object_or_404(Export, pk=export_id)
-    get_workflow_for_user(request.user, export.workflow_id, staff=True)
+    export = get_export_for_user(request.user, export_id)
     try:
         path = export_file_path(export=export)
-    except ExportRejected as exc:
-        return JsonResponse({"detail": str(exc)}, status=404)
+    except ApplicationError as exc:
+        return JsonResponse({"detail": exc.message}, status=exc.status_code)
     return FileResponse(path.open("rb"), as_attachment=True, filename=download_name(export))
 
 
@@ -142,8 +140,8 @@ def dashboard_subjects(request, workflow_id: int):
         try:
             report = subject_set_upload(workflow=workflow, name=form.cleaned_data["name"],
                                         manifest=form.cleaned_data["manifest"], images=request.FILES.getlist("images"))
-        except IngestError as exc:
-            form.add_error(None, str(exc))
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "zooapp/admin_subjects.html", {"workflow": workflow, "form": form, "gold_form": gold_form,
                                                           "report": report}, status=status)
@@ -158,8 +156,8 @@ def dashboard_gold(request, workflow_id: int):
         try:
             n = gold_answers_upload(workflow=workflow, upload=form.cleaned_data["gold"])
             messages.success(request, f"{n} gold answers stored.")
-        except IngestError as exc:
-            messages.error(request, f"No gold answers stored: {exc}")
+        except ApplicationError as exc:
+            messages.error(request, f"No gold answers stored: {exc.message}")
     else:
         messages.error(request, "Choose a CSV file with columns id, task, value.")
     return redirect("dashboard-subjects", workflow.pk)

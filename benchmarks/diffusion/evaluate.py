@@ -1,0 +1,137 @@
+"""Stage 2 of #18: generate, then measure KID / Fréchet distance, conditional accuracy, and draw the grid.
+
+``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.diffusion.evaluate [--per-class 40] [--kid-set 160]``
+needs ``var/diffusion/model/checkpoint.pt`` (train_model) and ``var/diffusion/judge/best.pt`` (classifiers judge).
+Writes ``var/diffusion/gen/<class>/`` (PNGs marked generated), ``var/diffusion/results/quality.json`` and
+``docs/figures/diffusion_grid.png``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aggregation.schema import galaxy_zoo_tree
+from benchmarks.diffusion.classifiers import JUDGE, RESULTS
+from benchmarks.diffusion.data import ROOT, conditions, files, split
+from benchmarks.diffusion.train_model import MODEL
+from ml.classifier import predict
+from ml.data import load_images
+from ml.diffusion.quality import (conditional_accuracy, copy_and_noise, encoder_features, frechet_distance,
+                                  kernel_inception_distance)
+from ml.diffusion.sample import generate, load_diffusion, save_generated
+
+GEN = ROOT / "gen"
+FIGURE = Path("docs/figures/diffusion_grid.png")
+# A class: (folder name, condition name written in the manifest, truth test on the manifest)
+CLASSES = {"smooth": ("T0.smooth", lambda m: m["truth_T0"] == "smooth"),
+           "face-on disc": ("T2.no", lambda m: m["truth_T2"] == "no"),
+           "edge-on disc": ("T2.yes", lambda m: m["truth_T2"] == "yes"),
+           "artifact": ("T0.artifact", lambda m: m["truth_T0"] == "artifact")}
+
+
+def _sample(net, cfg, conds: np.ndarray, seed: int) -> tuple[torch.Tensor, float]:
+    start = time.process_time()
+    images = generate(net, cfg, conds, seed=seed, progress=True)
+    return images, time.process_time() - start
+
+
+def class_sets(net, cfg, step: int, per_class: int, rare_extra: int) -> dict:
+    """Generate each class, with conditions drawn from the labelled pool's galaxies of that class."""
+    tree, pool, out = galaxy_zoo_tree(), split()["pool"], {}
+    rng = np.random.default_rng(0)
+    for k, (label, (name, test)) in enumerate(CLASSES.items()):
+        members = pool[test(pool).to_numpy()]
+        n = per_class + (rare_extra if name == "T2.yes" else 0)
+        conds = conditions(members)[rng.choice(len(members), n, replace=True)]
+        images, cpu = _sample(net, cfg, conds, seed=100 + k)
+        folder = GEN / label.replace(" ", "_")
+        shutil.rmtree(folder, ignore_errors=True)  # no stale images from an earlier run
+        save_generated(images, conds, folder, names=[name] * n, tree=tree,
+                       meta={"model": str(MODEL / "checkpoint.pt"), "step": step, "seed": 100 + k,
+                             "guidance": cfg.guidance_scale})
+        probs = {q: v["probs"] for q, v in predict(JUDGE / "best.pt", images=sorted(folder.glob("gen-*.png"))).items()}
+        hits = conditional_accuracy(probs, conds, tree)
+        out[label] = {"n": n, "conditional_accuracy": float(hits.mean()), "cpu_seconds": cpu,
+                      "images": images, "real": load_images(files(members.head(6)), cfg.image_size)[0]}
+    return out
+
+
+def distances(net, cfg, n: int) -> dict:
+    """KID and Fréchet distance to the held-out set: generated, copy-and-noise, and real (the floor)."""
+    data = split()
+    heldout = data["heldout"]
+    rng = np.random.default_rng(1)
+    conds = conditions(heldout)[rng.choice(len(heldout), n, replace=False)]
+    generated, cpu = _sample(net, cfg, conds, seed=7)
+    pool_x, _ = load_images(files(data["pool"]), cfg.image_size)
+    held_x, _ = load_images(files(heldout), cfg.image_size)
+    real = pool_x[torch.from_numpy(rng.choice(len(pool_x), n, replace=False))]
+    sets = {"generated": generated, "copy_and_noise_0.05": copy_and_noise(pool_x, n, sigma=0.05),
+            "copy_and_noise_0.10": copy_and_noise(pool_x, n, sigma=0.10, seed=1), "real_pool": real}
+    ref = encoder_features(JUDGE / "best.pt", held_x)
+    out = {"n": n, "n_heldout": len(held_x), "sampling_cpu_seconds": cpu, "sampling_images_per_cpu_s": n / cpu}
+    for name, x in sets.items():
+        feats = encoder_features(JUDGE / "best.pt", x)
+        kid, sd = kernel_inception_distance(feats, ref)
+        out[name] = {"kid": kid, "kid_sd": sd, "fd": frechet_distance(feats, ref)}
+    return out
+
+
+def grid(sets: dict, step: int) -> None:
+    """Six real next to six generated galaxies per class."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(sets), 13, figsize=(13, 1.15 * len(sets) + 0.6),
+                             gridspec_kw={"width_ratios": [1] * 6 + [0.25] + [1] * 6})
+    for row, (label, s) in enumerate(sets.items()):
+        for j in range(13):
+            ax = axes[row, j]
+            ax.axis("off")
+            if j == 6:
+                continue
+            source, k = (s["real"], j) if j < 6 else (s["images"], j - 7)
+            if k < len(source):
+                ax.imshow(source[k].permute(1, 2, 0).numpy())
+        axes[row, 0].set_title(f"{label}: real", fontsize=8, loc="left")
+        axes[row, 7].set_title(f"generated (cond. acc. {s['conditional_accuracy']:.0%})", fontsize=8, loc="left")
+    fig.suptitle(f"Synthetic survey at 32 px: real (left) and generated (right; small preset, step {step:,}) galaxies",
+                 fontsize=9)
+    fig.tight_layout()
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--rare-extra", type=int, default=32, help="more edge-ons, for the augmentation pool")
+    parser.add_argument("--kid-set", type=int, default=160)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    net, cfg, _, step = load_diffusion(MODEL / "checkpoint.pt")
+    if not net.data_mean.any():  # a checkpoint from before the trainer stored it: the same mean, computed here
+        pool_x, _ = load_images(files(split()["pool"]), cfg.image_size)
+        net.data_mean.copy_(pool_x.float().div(255).mean(0) * 2 - 1)
+    report_start = {"sample_start": cfg.sample_start}
+    sets = class_sets(net, cfg, step, args.per_class, args.rare_extra)
+    grid(sets, step)
+    report = {**report_start, "step": step, "guidance": cfg.guidance_scale, "sample_steps": cfg.sample_steps,
+              "classes": {k: {kk: v for kk, v in s.items() if kk not in ("images", "real")} for k, s in sets.items()},
+              "distances": distances(net, cfg, args.kid_set)}
+    hits = sum(s["conditional_accuracy"] * s["n"] for s in sets.values())
+    report["conditional_accuracy_all"] = hits / sum(s["n"] for s in sets.values())
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "quality.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
