@@ -9,8 +9,9 @@ change rules and subject sets. Subject metadata whose key starts with one of
 """
 from __future__ import annotations
 
+import re
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -279,3 +280,36 @@ def get_question_for_user(user, question_id: int, *, right: str = "view") -> New
         raise Http404(f"no question {question_id}")
     get_workflow_for_builder(user, question.workflow_id, right=right)
     return question
+
+
+# Stored files (#16). Under MEDIA there are only subject images (SubjectFrame.image): exports, model checkpoints
+# and the field guide's pictures live elsewhere (ZOOLOOP_EXPORT_DIR, ZOOLOOP_MODEL_DIR, static files).
+MediaScope = Literal["public", "private"]
+# subject_create names every image after the SHA-256 of its content (Subject.content_hash), and SubjectFrame.image
+# has no index: the hash's first 16 hex digits in the file name reach the frame through content_hash's index.
+_HASHED_IMAGE = re.compile(r"(?:.*/)?([0-9a-f]{16})[^/]*")
+
+
+def media_scope_for_user(user, name: str) -> MediaScope:
+    """Who may be sent the stored file ``name`` along with this user, or Http404 where the user may not read it.
+
+    "public": anyone, and shared caches may keep it; "private": this user, kept out of shared caches. A subject
+    image follows its project (as ``readable_projects`` does): a public project's is anyone's; a beta one's is anyone's
+    with the link, but private, so no cache keeps serving it once the project closes; a private one's is its
+    team's. A file no frame refers to (left by a deleted subject or a broken upload) has no project to ask and may
+    have been a private one's, so only site admins, who may read every project, get it. 404, never 403: a path
+    must not tell a stranger that a hidden project's file exists.
+    """
+    lookup = {"workflows__subjects__frames__image": name}
+    if hashed := _HASHED_IMAGE.fullmatch(name):
+        # A range, not startswith: SQLite uses no index for LIKE. Hashes are lowercase hex, all below prefix + "g".
+        lookup |= {"workflows__subjects__content_hash__gte": hashed[1],
+                   "workflows__subjects__content_hash__lt": hashed[1] + "g"}
+    projects = list(Project.objects.filter(**lookup).distinct())
+    if any(p.visibility == Project.Visibility.PUBLIC for p in projects):
+        return "public"  # decided before ``user`` is read: no session lookup, so no "Vary: Cookie" on a public file
+    if any(p.visibility in OPEN_VISIBILITIES or project_can(user, p, "view") for p in projects):
+        return "private"
+    if not projects and user.is_authenticated and user.is_superuser:
+        return "private"
+    raise Http404("no such file")
