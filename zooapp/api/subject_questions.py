@@ -4,10 +4,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from zooapp.access import get_subject_for_user
-from zooapp.api import AnonymousSessionCsrfMixin
+from zooapp.api.subject_writes import SubjectVolunteerWriteApi
 from zooapp.models import Subject
 from zooapp.services.questions import QuestionRefused, question_volunteer_answer, questions_for_volunteer
 from zooapp.services.volunteers import volunteer_lookup
@@ -29,11 +28,13 @@ def questions_body(request, subject: Subject) -> dict:
         for q, mine in asked]}
 
 
-class SubjectQuestionsApi(AnonymousSessionCsrfMixin, APIView):
+class SubjectQuestionsApi(SubjectVolunteerWriteApi):
     """GET the galaxy's questions open to volunteers; POST ``{"question": id, "answer": "ring"}`` to answer one
     about a galaxy you classified (a second answer replaces the first). Writes: RATE_LIMIT_QUESTION."""
 
     throttle_classes = [QuestionRateThrottle]
+    refusal = QuestionRefused
+    refusal_message = "classify this galaxy first: its extra questions come after a classification"
 
     class InputSerializer(serializers.Serializer):
         question = serializers.IntegerField(min_value=1)
@@ -45,12 +46,7 @@ class SubjectQuestionsApi(AnonymousSessionCsrfMixin, APIView):
 
     @extend_schema(request=InputSerializer, responses={201: QuestionsOut})
     def post(self, request, pk: int):
-        subject = get_subject_for_user(request.user, pk)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        volunteer = volunteer_lookup(user=request.user, session=request.session)
-        if volunteer is None:
-            raise QuestionRefused("classify this galaxy first: its extra questions come after a classification")
-        question_volunteer_answer(question_id=data.validated_data["question"], subject=subject, volunteer=volunteer,
-                                  answer=data.validated_data["answer"])
-        return Response(questions_body(request, subject), status=status.HTTP_201_CREATED)
+        write = self.volunteer_write(request, pk)
+        question_volunteer_answer(question_id=write.data["question"], subject=write.subject,
+                                  volunteer=write.volunteer, answer=write.data["answer"])
+        return Response(questions_body(request, write.subject), status=status.HTTP_201_CREATED)

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from zooapp.access import get_subject_for_user, tag_may_moderate
 from zooapp.api import AnonymousSessionCsrfMixin
+from zooapp.api.subject_writes import SubjectVolunteerWriteApi
 from zooapp.models import Subject, TagModeration
 from zooapp.serializers import query_params, subject_payload
 from zooapp.services.tags import (MAX_REASON, TagRefused, tag_add, tag_delete, tag_moderate, tag_search,
@@ -31,10 +32,12 @@ def tags_body(request, subject: Subject) -> dict:
             "tags": [{"name": t.name, "count": t.count, "mine": t.mine, "hidden": t.hidden} for t in tags]}
 
 
-class SubjectTagsApi(AnonymousSessionCsrfMixin, APIView):
+class SubjectTagsApi(SubjectVolunteerWriteApi):
     """GET a galaxy's tags; POST ``{"tags": "#ring #dust-lane"}`` to add yours to a galaxy you classified."""
 
     throttle_classes = [TagRateThrottle]
+    refusal = TagRefused
+    refusal_message = "classify this galaxy first: tags are added after a classification"
 
     class InputSerializer(serializers.Serializer):
         tags = serializers.CharField(max_length=400, trim_whitespace=True,
@@ -46,14 +49,9 @@ class SubjectTagsApi(AnonymousSessionCsrfMixin, APIView):
 
     @extend_schema(request=InputSerializer, responses={201: TagsOut})
     def post(self, request, pk: int):
-        subject = get_subject_for_user(request.user, pk)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        volunteer = volunteer_lookup(user=request.user, session=request.session)
-        if volunteer is None:
-            raise TagRefused("classify this galaxy first: tags are added after a classification")
-        tag_add(volunteer=volunteer, subject=subject, text=data.validated_data["tags"])
-        return Response(tags_body(request, subject), status=status.HTTP_201_CREATED)
+        write = self.volunteer_write(request, pk)
+        tag_add(volunteer=write.volunteer, subject=write.subject, text=write.data["tags"])
+        return Response(tags_body(request, write.subject), status=status.HTTP_201_CREATED)
 
 
 class TagApi(AnonymousSessionCsrfMixin, APIView):
