@@ -60,6 +60,7 @@ ACCESS = {
     "research-anomaly": "own", "api-anomaly-sessions": "login", "api-anomaly-session": "own",
     "api-anomaly-labels": "own", "api-anomaly-export": "own", "api-workflow-questions": "staff",
     "api-question-labels": "staff", "api-question-fit": "staff", "api-question-export": "staff",
+    "research-questions": "login", "research-question-volunteers": "staff",
 }
 DENIED = {302, 403, 404, 405}  # 302: to the login page; 405: a write-only URL refuses a GET before anything else
 
@@ -113,7 +114,7 @@ def url_for(name: str, route: str, pattern: URLPattern, world) -> str:
               "api-subject-favourite": world["subject"].pk, "api-subject-tags": world["subject"].pk,
               "api-subject-questions": world["subject"].pk,
               "api-tag": world["tag"].pk, "api-tag-moderation": world["tag"].pk}
-    values = {"workflow_id": world["workflow"].pk, "subject_id": world["subject"].pk, "project_id": world["workflow"].project_id, "export_id": world["export"].pk, "format": "json", "session_id": 1,
+    values = {"workflow_id": world["workflow"].pk, "subject_id": world["subject"].pk, "project_id": world["workflow"].project_id, "export_id": world["export"].pk, "format": "json", "session_id": 1, "question_id": 1,
               "path": world["media"], "object_id": "1", "app_label": "zooapp", "content_type_id": 1,
               "url": "nowhere/"}
     if pattern.name is None:  # unnamed: fill the route in by hand

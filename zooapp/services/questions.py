@@ -6,10 +6,12 @@ role on the project label some galaxies, and `question_head_fit` fits
 prediction is stored against that head, and through it against the classifier version whose
 encoder made the embeddings, with the ensemble's spread and entropy as its uncertainty.
 
-A question opened to volunteers (``NewQuestion.volunteers``) is asked on the classify page, after Done,
-about the galaxy just classified (`questions_for_volunteer`, `question_volunteer_answer`): a short second
-workflow beside the tree, so the tree's versions and the engine stay as they are. Where project members
-have labelled a galaxy their answers decide it; elsewhere the volunteers' majority does.
+A question opened to volunteers (``NewQuestion.volunteers``; by the project's staff on /research/questions/,
+`question_volunteers_open` and `question_volunteers_close`, or by ``new_question --volunteers``) is asked on the
+classify page, after Done, about the galaxy just classified (`questions_for_volunteer`,
+`question_volunteer_answer`): a short second workflow beside the tree, so the tree's versions and the engine
+stay as they are. Where project members have labelled a galaxy their answers decide it; elsewhere the
+volunteers' majority does.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from collections import Counter
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q, QuerySet
 
 from zooapp.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from zooapp.models import (Classification, NewQuestion, QuestionHead, QuestionLabel, QuestionPrediction, Subject,
@@ -87,6 +90,42 @@ def question_volunteers_set(*, question: NewQuestion, volunteers: bool) -> NewQu
     question.volunteers = bool(volunteers)
     question.save(update_fields=["volunteers"])
     return question
+
+
+def question_volunteers_open(*, question: NewQuestion) -> NewQuestion:
+    """Start asking volunteers the question on the classify page (the researchers' page's Open button).
+
+    Unlike `question_volunteers_set` it refuses a question already open (Conflict, 409), so a button pressed on a
+    page someone else has changed since says so instead of quietly doing nothing.
+    """
+    return _question_volunteers_switch(question=question, volunteers=True)
+
+
+def question_volunteers_close(*, question: NewQuestion) -> NewQuestion:
+    """Stop asking volunteers the question; the answers they gave stay and still count in the next fit.
+
+    A question already closed is refused (Conflict, 409) and nothing changes.
+    """
+    return _question_volunteers_switch(question=question, volunteers=False)
+
+
+def _question_volunteers_switch(*, question: NewQuestion, volunteers: bool) -> NewQuestion:
+    with transaction.atomic():
+        # the row lock makes two simultaneous presses one change and one refusal, never two changes
+        locked = NewQuestion.objects.select_for_update().get(pk=question.pk)
+        if locked.volunteers == volunteers:
+            state = "open to volunteers" if volunteers else "closed to volunteers"
+            raise Conflict(f"question {locked.key!r} is already {state}: nothing changed")
+        return question_volunteers_set(question=locked, volunteers=volunteers)
+
+
+def questions_for_research(*, workflows: QuerySet[Workflow]) -> QuerySet[NewQuestion]:
+    """The workflows' new questions for the researchers' page, each with ``n_labels`` and ``n_volunteer_labels``
+    (of those, the answers given on the classify page) counted in the one query."""
+    return (NewQuestion.objects.filter(workflow__in=workflows).select_related("workflow__project")
+            .annotate(n_labels=Count("labels"),
+                      n_volunteer_labels=Count("labels", filter=Q(labels__volunteer__isnull=False)))
+            .order_by("workflow__project__name", "workflow__name", "key"))
 
 
 def questions_for_volunteer(*, subject: Subject, volunteer: Volunteer | None) -> list[tuple[NewQuestion, int | None]]:
