@@ -112,3 +112,15 @@ def test_the_switch_takes_only_a_post_with_the_csrf_token(world):
     strict.force_login(get_user_model().objects.get(username="owen"))
     assert switch(strict, world["question"].pk, "open").status_code == 403
     assert state(world["question"]) is False
+
+
+def test_every_research_page_links_to_the_other_research_tools_and_the_menu_leads_there(world):
+    tools = [reverse(name) for name in ("tag-search", "research-anomaly-index", "research-questions",
+                                        "moderation-index")]
+    for url in tools:
+        page = world["owen"].get(url).content.decode()
+        nav = page.split('aria-label="Research tools"', 1)[1].split("</nav>", 1)[0]
+        assert all(f'href="{other}"' in nav for other in tools), url
+        assert f'href="{url}" aria-current="page"' in nav, url
+    assert 'href="/research/questions/"' in world["owen"].get("/").content.decode()
+    assert 'href="/research/questions/"' not in Client().get("/").content.decode()  # visitors have no research
