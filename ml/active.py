@@ -49,22 +49,26 @@ def bald_score(probs_samples: np.ndarray) -> np.ndarray:
     return np.clip(mi, 0.0, None)  # tiny negatives are rounding error
 
 
-def queue_priority(*, bald: np.ndarray | None, posterior_entropy: np.ndarray, weight: float = 0.5) -> np.ndarray:
-    """Blend model mutual information and the engine's posterior uncertainty into a priority in [0, 1].
+def queue_priority(*, bald_rank: np.ndarray | None, uncertainty: np.ndarray, weight: float = 0.5) -> np.ndarray:
+    """Blend the model's BALD rank and the engine's posterior uncertainty into a priority in [0, 1].
 
-    Each score is rank-normalised to [0, 1] first (its scale differs between the
-    model and the engine and over time), then mixed: ``weight * bald_rank +
-    (1 - weight) * entropy_rank``.  Without a model (``bald`` None) the priority
-    is the entropy rank alone.
+    ``weight * bald_rank + (1 - weight) * uncertainty``. Each term already lies in [0, 1]:
+    the BALD rank is taken once over the survey when a version starts serving
+    (:func:`rank01`; BALD's scale moves between versions), and the uncertainty is the
+    posterior's entropy over ``log K``. Neither depends on the other galaxies' votes, so a
+    galaxy's priority can be refreshed alone, when its own votes change: O(changed), not
+    O(survey), per aggregation batch. Without a model (``bald_rank`` None) the priority is
+    the uncertainty itself.
 
     Parameters
     ----------
-    bald : numpy.ndarray or None
-        ``(N,)`` model mutual information (e.g. from :func:`bald_score`).
-    posterior_entropy : numpy.ndarray
-        ``(N,)`` entropy of the aggregation engine's posterior per galaxy.
+    bald_rank : numpy.ndarray or None
+        ``(N,)`` rank of the serving model's mutual information in [0, 1]; NaN for a galaxy it
+        has not scored, which counts as 0 (the model has no reason to show it sooner).
+    uncertainty : numpy.ndarray
+        ``(N,)`` normalised posterior entropy in [0, 1] (1.0 for a galaxy nobody has classified).
     weight : float
-        Share of the model score, in [0, 1].
+        Share of the model's term, in [0, 1].
 
     Returns
     -------
@@ -73,17 +77,18 @@ def queue_priority(*, bald: np.ndarray | None, posterior_entropy: np.ndarray, we
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must lie in [0, 1], got {weight}")
-    h = _rank01(np.asarray(posterior_entropy, dtype=float))
-    if bald is None:
+    h = np.asarray(uncertainty, dtype=float)
+    if bald_rank is None:
         return h
-    b = np.asarray(bald, dtype=float)
+    b = np.asarray(bald_rank, dtype=float)
     if b.shape != h.shape:
-        raise ValueError(f"bald has shape {b.shape} but posterior_entropy has {h.shape}")
-    return weight * _rank01(b) + (1.0 - weight) * h
+        raise ValueError(f"bald_rank has shape {b.shape} but uncertainty has {h.shape}")
+    return weight * np.nan_to_num(b, nan=0.0) + (1.0 - weight) * h
 
 
-def _rank01(x: np.ndarray) -> np.ndarray:
-    """Ranks scaled to [0, 1], ties sharing their mean rank; NaN counts as lowest."""
+def rank01(x: np.ndarray) -> np.ndarray:
+    """Ranks of ``(N,)`` scores scaled to [0, 1], ties sharing their mean rank; NaN counts as lowest."""
+    x = np.asarray(x, dtype=float)
     if x.ndim != 1:
         raise ValueError(f"scores must be 1-D, got shape {x.shape}")
     if x.size <= 1:

@@ -69,7 +69,7 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Workflow
-        fields = ["id", "project", "name", "active", "retirement_rules", "version", "tree"]
+        fields = ["id", "project", "name", "active", "retirement_rules", "queue_order", "version", "tree"]
 
     def get_version(self, obj: Workflow) -> int | None:
         v = obj.current_version

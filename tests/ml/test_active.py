@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from ml.active import bald_score, entropy, queue_priority
+from ml.active import bald_score, entropy, queue_priority, rank01
 
 
 def test_it_gives_zero_information_when_samples_agree():
@@ -28,27 +28,28 @@ def test_it_rejects_samples_of_the_wrong_shape():
         bald_score(np.ones((3, 2)))
 
 
-def test_it_ranks_priorities_into_the_unit_interval():
-    priority = queue_priority(bald=np.array([0.0, 0.5, 0.1]), posterior_entropy=np.array([0.3, 0.2, 0.1]))
-    assert priority.min() >= 0 and priority.max() <= 1
-    assert np.argmax(priority) == 1
+def test_it_blends_the_bald_rank_and_the_uncertainty_half_and_half():
+    priority = queue_priority(bald_rank=np.array([0.0, 1.0, 0.5]), uncertainty=np.array([0.2, 0.4, 1.0]))
+    assert priority == pytest.approx([0.1, 0.7, 0.75])
 
 
-def test_it_uses_the_engine_entropy_alone_without_a_model():
-    priority = queue_priority(bald=None, posterior_entropy=np.array([0.1, 0.9, 0.5]))
-    assert list(priority) == [0.0, 1.0, 0.5]
+def test_it_uses_the_uncertainty_alone_without_a_model():
+    assert list(queue_priority(bald_rank=None, uncertainty=np.array([0.1, 0.9, 0.5]))) == [0.1, 0.9, 0.5]
 
 
-def test_it_gives_tied_scores_equal_priority():
-    priority = queue_priority(bald=None, posterior_entropy=np.array([0.2, 0.2, 0.9]))
-    assert priority[0] == priority[1] < priority[2]
+def test_a_galaxy_the_model_did_not_score_gets_no_priority_from_the_model():
+    assert queue_priority(bald_rank=np.array([np.nan, 1.0]), uncertainty=np.array([1.0, 0.0])) == pytest.approx([0.5, 0.5])
+
+
+def test_ranks_lie_in_the_unit_interval_ties_share_their_mean_and_nan_is_lowest():
+    assert list(rank01(np.array([0.3, 0.1, 0.3, np.nan, 0.9]))) == [0.625, 0.25, 0.625, 0.0, 1.0]
 
 
 def test_it_rejects_mismatched_lengths_and_bad_weights():
     with pytest.raises(ValueError, match="shape"):
-        queue_priority(bald=np.ones(2), posterior_entropy=np.ones(3))
+        queue_priority(bald_rank=np.ones(2), uncertainty=np.ones(3))
     with pytest.raises(ValueError, match="weight"):
-        queue_priority(bald=None, posterior_entropy=np.ones(3), weight=2.0)
+        queue_priority(bald_rank=None, uncertainty=np.ones(3), weight=2.0)
 
 
 def test_it_computes_entropy_in_nats():

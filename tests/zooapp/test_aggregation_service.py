@@ -228,3 +228,20 @@ def test_a_new_workflow_takes_the_dataclass_defaults_and_reads_them_typed(admin_
     assert workflow.retirement_rules == RetirementRules().to_dict()
     assert workflow.rules == RetirementRules() and workflow.rules.task == "T0"
     assert workflow.engine == EngineState() and workflow.engine.unsupervised_weight == 0.5
+
+
+def test_each_batch_refreshes_the_queue_priority_of_the_galaxies_it_changed_and_only_theirs(admin_user):
+    from zooapp.models import SubjectPosterior
+    from zooapp.services.priorities import _normalised_entropy
+
+    workflow = make_workflow(owner=admin_user, n_subjects=3, n_gold=0, rules={"min_classifications": 5})
+    first, second, untouched = workflow.subjects.order_by("id")
+    assert {s.priority for s in (first, second, untouched)} == {1.0}  # nobody has classified them
+    for v in volunteers(2):
+        classify(workflow, first, v)
+    classify(workflow, second, volunteers(1)[0], "featured")
+    for subject in (first, second):
+        post = SubjectPosterior.objects.get(subject=subject, task="T0")
+        assert Subject.objects.get(pk=subject.pk).priority == pytest.approx(_normalised_entropy(post))
+    assert Subject.objects.get(pk=first.pk).priority < Subject.objects.get(pk=second.pk).priority < 1.0
+    assert Subject.objects.get(pk=untouched.pk).priority == 1.0

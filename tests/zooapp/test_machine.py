@@ -41,6 +41,9 @@ def test_it_trains_a_classifier_that_predicts_on_active_galaxies_and_votes_repro
     predicted = Prediction.objects.filter(model_version=version, task="T0")
     assert set(predicted.values_list("subject_id", flat=True)) == set(active.values_list("pk", flat=True))
     assert np.isclose(sum(predicted.first().probs), 1.0, atol=1e-4)
+    # The BALD ranks the queue blends in: taken over the galaxies scored, in [0, 1], and in BALD's order.
+    bald, ranks = map(np.array, zip(*predicted.values_list("bald", "bald_rank")))
+    assert ranks.min() == 0.0 and ranks.max() == 1.0 and np.all(np.diff(ranks[np.argsort(bald)]) >= 0)
     machine = Volunteer.objects.get(kind="machine", name=MACHINE_AGENT)
     votes = Classification.objects.filter(volunteer=machine)
     assert votes.count() == active.count() and not votes.filter(aggregation_seq__isnull=True).exists()

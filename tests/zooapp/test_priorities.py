@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_workflow
-from zooapp.models import ModelVersion, Prediction, Subject, SubjectPosterior
+from zooapp.models import ModelVersion, Prediction, Subject, SubjectPosterior, Workflow
 from zooapp.services.priorities import workflow_priorities_refresh
 
 pytestmark = pytest.mark.django_db
@@ -39,18 +39,33 @@ def test_without_a_model_the_most_uncertain_active_galaxy_comes_first_and_gold_a
     assert priority(gold) == 0.777 and priority(retired) == 0.123
 
 
-def test_the_serving_classifiers_bald_is_blended_half_and_half_with_the_entropy_rank(admin_user):
-    workflow, _, unseen, unsure, sure, _ = survey(admin_user)
+def serve_with_ranks(workflow, ranks: dict) -> ModelVersion:
+    """A serving classifier version whose predictions carry these BALD ranks, and an older one that must not count."""
     old = ModelVersion.objects.create(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, number=1, file="a",
                                       n_train=1)
     serving = ModelVersion.objects.create(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, number=2, file="b",
                                           n_train=1, serving=True)
-    for subject, bald in ((unseen, 0.0), (unsure, 0.1), (sure, 0.9)):
-        Prediction.objects.create(model_version=serving, subject=subject, task="T0", probs=[1, 0, 0], bald=bald)
-        Prediction.objects.create(model_version=old, subject=subject, task="T0", probs=[1, 0, 0], bald=1 - bald)
+    for subject, rank in ranks.items():
+        Prediction.objects.create(model_version=serving, subject=subject, task="T0", probs=[1, 0, 0], bald=rank,
+                                  bald_rank=rank)
+        Prediction.objects.create(model_version=old, subject=subject, task="T0", probs=[1, 0, 0], bald=1 - rank,
+                                  bald_rank=1 - rank)
+    return serving
+
+
+def test_the_serving_classifiers_bald_rank_is_blended_half_and_half_with_each_galaxys_uncertainty(admin_user):
+    workflow, _, unseen, unsure, sure, _ = survey(admin_user)
+    serve_with_ranks(workflow, {unseen: 0.0, unsure: 0.5, sure: 1.0})
     workflow_priorities_refresh(workflow=workflow)
-    # bald ranks (0, 0.5, 1) and entropy ranks (1, 0.5, 0) average out; the old version is ignored.
-    assert [priority(s) for s in (unseen, unsure, sure)] == pytest.approx([0.5, 0.5, 0.5])
+    expected = [0.5 * 0.0 + 0.5 * 1.0, 0.5 * 0.5 + 0.5 * H_UNSURE, 0.5 * 1.0 + 0.5 * H_SURE]  # the old version ignored
+    assert [priority(s) for s in (unseen, unsure, sure)] == pytest.approx(expected)
+
+
+def test_a_galaxy_the_serving_model_never_scored_counts_as_its_lowest_bald_rank(admin_user):
+    workflow, _, unseen, unsure, sure, _ = survey(admin_user)
+    serve_with_ranks(workflow, {unsure: 0.5, sure: 1.0})  # unseen was uploaded after the version started serving
+    workflow_priorities_refresh(workflow=workflow, subject_ids=[unseen.pk])
+    assert priority(unseen) == pytest.approx(0.5 * 1.0)
 
 
 def test_it_refreshes_only_the_subjects_asked_for(admin_user):
@@ -71,15 +86,25 @@ def test_without_a_model_refreshing_only_the_changed_galaxies_gives_what_a_full_
     assert partial[1] > partial[0] > partial[2]
 
 
-def test_with_a_serving_model_a_partial_refresh_refreshes_the_whole_survey_whose_ranks_it_needs(admin_user):
+def test_with_a_serving_model_refreshing_only_the_changed_galaxies_gives_what_a_full_refresh_would(admin_user):
     workflow, _, unseen, unsure, sure, _ = survey(admin_user)
-    serving = ModelVersion.objects.create(workflow=workflow, kind=ModelVersion.Kind.CLASSIFIER, number=1, file="a",
-                                          n_train=1, serving=True)
-    for subject, bald in ((unseen, 0.0), (unsure, 0.1), (sure, 0.9)):
-        Prediction.objects.create(model_version=serving, subject=subject, task="T0", probs=[1, 0, 0], bald=bald)
+    serve_with_ranks(workflow, {unseen: 0.0, unsure: 0.5, sure: 1.0})
+    workflow_priorities_refresh(workflow=workflow)
+    posterior(unseen, [0.6, 0.3, 0.1])
+    assert workflow_priorities_refresh(workflow=workflow, subject_ids=[unseen.pk]) == 1
+    partial = [priority(s) for s in (unseen, unsure, sure)]
+    workflow_priorities_refresh(workflow=workflow)
+    assert partial == [priority(s) for s in (unseen, unsure, sure)]
+
+
+def test_a_fixed_queue_keeps_the_priorities_it_was_given(admin_user):
+    workflow, _, unseen, unsure, sure, _ = survey(admin_user)
     Subject.objects.filter(workflow=workflow).update(priority=0.3)
-    assert workflow_priorities_refresh(workflow=workflow, subject_ids=[sure.pk]) == 3
-    assert [priority(s) for s in (unseen, unsure, sure)] == pytest.approx([0.5, 0.5, 0.5])
+    workflow.queue_order = Workflow.QueueOrder.FIXED
+    workflow.save(update_fields=["queue_order"])
+    assert workflow_priorities_refresh(workflow=workflow) == 0
+    assert workflow_priorities_refresh(workflow=workflow, subject_ids=[unseen.pk]) == 0
+    assert {priority(s) for s in (unseen, unsure, sure)} == {0.3}
 
 
 def test_an_empty_selection_changes_nothing(admin_user):

@@ -24,7 +24,7 @@ for answer in SMALL_TREE["tasks"]["T0"]["answers"]:
 
 def small_config(**overrides) -> SimulationConfig:
     settings = {"n_galaxies": 12, "n_gold": 2, "seed": 3, "policies": ("fixed_n", "platform"), "tree": SMALL_TREE,
-                "fixed_n": 3, "concurrency": 4, "refresh_every": 10, "max_steps_per_galaxy": 15, "progress": False}
+                "fixed_n": 3, "concurrency": 4, "max_steps_per_galaxy": 15, "progress": False}
     return SimulationConfig(**{**settings, **overrides})
 
 

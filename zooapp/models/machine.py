@@ -53,6 +53,9 @@ class Prediction(models.Model):
     boxes = models.JSONField(null=True, blank=True,
                              help_text="Detector: [[x_min, y_min, x_max, y_max, score], ...] in image pixels.")
     bald = models.FloatField(default=0.0)
+    # The version's BALD as a rank in [0, 1] over the galaxies it scored when it started serving: the queue
+    # blends this fixed rank with each galaxy's own uncertainty, so a galaxy's priority is refreshed alone.
+    bald_rank = models.FloatField(null=True, blank=True)
     entropy = models.FloatField(default=0.0)
 
     class Meta:

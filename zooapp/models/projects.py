@@ -59,6 +59,10 @@ class Workflow(models.Model):
         PAUSED = "paused"
         FINISHED = "finished"
 
+    class QueueOrder(models.TextChoices):
+        UNCERTAINTY = "uncertainty", "Most uncertain first (refreshed after every aggregation batch)"
+        FIXED = "fixed", "Fixed priorities (as uploaded or set; e.g. a random order for an unbiased sample)"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=200)
     # The life cycle (services/workflows.py::workflow_status_set); `active` stays the switch that the
@@ -75,6 +79,8 @@ class Workflow(models.Model):
     gold_rate_halflife = models.PositiveIntegerField(default=20)
     machine_agent = models.BooleanField(default=True, help_text="The classifier votes as one more agent.")
     retrain_every = models.PositiveIntegerField(default=200, help_text="Retrain after this many new classifications.")
+    queue_order = models.CharField(max_length=12, choices=QueueOrder.choices, default=QueueOrder.UNCERTAINTY,
+                                   help_text="How the volunteer queue orders the active subjects.")
     # `aggregation.contracts.EngineState` as JSON (read it through `Workflow.engine`): the engine's settings
     # and the refitted priors shared by all agents, e.g. per question the (K, K) population prior of skill.
     engine_state = models.JSONField(default=dict, blank=True)

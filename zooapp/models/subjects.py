@@ -33,7 +33,9 @@ class Subject(models.Model):
     content_hash = models.CharField(max_length=64, db_index=True)
     is_gold = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    priority = models.FloatField(default=0.5)
+    # In [0, 1], served highest first (services/priorities.py). A new subject starts at 1.0: nobody has
+    # classified it, so it is as uncertain as a subject can be, and the first aggregation of it refreshes this.
+    priority = models.FloatField(default=1.0)
     n_classifications = models.PositiveIntegerField(default=0, help_text="Human classifications aggregated.")
     box_risk = models.FloatField(null=True, blank=True)
     holdout = models.BooleanField(default=False, help_text="In the machine's common held-out set: never trained on.")

@@ -30,6 +30,7 @@ from aggregation.online import (agent_skill, gold_evidence_weight, initial_agent
 from aggregation.schema import TaskTree
 from zooapp.models import (Classification, ConsensusBox, GoldAnswer, ModelVersion, Prediction, Reliability, Subject,
                            SubjectPosterior, Volunteer, Workflow, WorkflowVersion)
+from zooapp.services.priorities import workflow_priorities_refresh
 from zooapp.services.retirement import subjects_retire_if_due
 
 BATCH = 500
@@ -240,7 +241,9 @@ def workflow_aggregate_pending(*, workflow_id: int, limit: int = BATCH) -> int:
         _update_rows(batch, ["aggregation_seq"])
         workflow.aggregation_seq = seq
         workflow.save(update_fields=["aggregation_seq", "n_human_classifications"])
-        subjects_retire_if_due(workflow=workflow, subject_ids={c.subject_id for c in batch})
+        changed = {c.subject_id for c in batch}
+        subjects_retire_if_due(workflow=workflow, subject_ids=changed)
+        workflow_priorities_refresh(workflow=workflow, subject_ids=changed)  # the queue follows the new posteriors
     return len(batch)
 
 
@@ -379,6 +382,7 @@ def workflow_recompute(*, workflow_id: int) -> dict[str, Any]:
             _save_state(state)
             last = batch[-1].aggregation_seq
         workflow.save(update_fields=["n_human_classifications"])
+        workflow_priorities_refresh(workflow=workflow)  # the whole queue, from the recomputed posteriors
         after = workflow_state_snapshot(workflow_id=workflow_id)
     return {part: sorted(k for k in set(before[part]) | set(after[part])
                          if not np.allclose(before[part].get(k, np.nan), after[part].get(k, np.nan), atol=1e-7))

@@ -7,6 +7,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from ml.active import rank01
 from ml.classifier import predict
 from zooapp.models import ModelVersion, Prediction, Subject
 from zooapp.services.machine.agent import machine_votes_replace
@@ -31,11 +32,12 @@ def model_version_serve(*, model_version_id: int) -> None:
     active = list(Subject.objects.filter(workflow=workflow, status=Subject.Status.ACTIVE, is_gold=False)
                   .prefetch_related("frames").order_by("id"))
     outputs = _predict(version, active)
+    ranks = {task: rank01(out["bald"]) for task, out in outputs.items()}  # the queue's fixed model term
     with transaction.atomic():
         version_mark_serving(version=version)
         Prediction.objects.bulk_create([
             Prediction(model_version=version, subject=s, task=task, probs=out["probs"][i].tolist(),
-                       bald=float(out["bald"][i]), entropy=float(out["entropy"][i]))
+                       bald=float(out["bald"][i]), bald_rank=float(ranks[task][i]), entropy=float(out["entropy"][i]))
             for task, out in outputs.items() for i, s in enumerate(active)], ignore_conflicts=True)
         workflow_priorities_refresh(workflow=workflow)
         if workflow.machine_agent and version.calibration:

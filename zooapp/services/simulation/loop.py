@@ -13,9 +13,8 @@ mode, switched on only for the duration of the run). So a round is aggregated as
 as a worker batches what arrived while it was busy: the engine update, retirement and, when
 the workflow is due, the classifier's retraining happen exactly as a worker would run them.
 (One run per vote cost 40 ms of the 58 per classification, mostly box consensus rebuilt per vote.)
-The queue's priorities come from the platform's own ``workflow_priorities_refresh``: for the whole
-survey once at the start, then only for the galaxies aggregated since the last refresh (the
-service refreshes everything itself while a classifier serves, whose ranks need the whole survey).
+The queue's priorities are the platform's own too: each aggregation batch refreshes those of the
+galaxies it changed, and a classifier version refreshes the whole survey when it starts serving.
 """
 from __future__ import annotations
 
@@ -32,10 +31,9 @@ from django.core.cache import cache
 
 from zooapp import tasks
 from zooapp.celery import app as celery_app
-from zooapp.models import Classification, Retirement, Subject, Workflow
+from zooapp.models import Retirement, Subject, Workflow
 from zooapp.services.aggregation import QUEUED_KEY
 from zooapp.services.classifications import classification_create
-from zooapp.services.priorities import workflow_priorities_refresh
 from zooapp.services.simulation.people import ReplayedCrowd, SimulatedCrowd, Slot
 from zooapp.services.simulation.policies import Policy
 
@@ -44,7 +42,6 @@ from zooapp.services.simulation.policies import Policy
 class LoopLimits:
     concurrency: int
     max_steps: int
-    refresh_every: int
     batch: int = 1  # volunteers whose classifications one aggregation run takes (see the module docstring)
     progress: bool = True
     bar_position: int = 0
@@ -88,20 +85,6 @@ class _RetiredCounter:
         return self.retired
 
 
-@dataclass
-class _ChangedSubjects:
-    """Subjects with classifications aggregated since the last call, read from ``aggregation_seq``: O(batch)."""
-
-    workflow: Workflow
-    last_seq: int = 0
-
-    def take(self) -> set[int]:
-        rows = list(Classification.objects.filter(workflow=self.workflow, aggregation_seq__gt=self.last_seq)
-                    .values_list("subject_id", "aggregation_seq"))
-        self.last_seq = max((seq for _, seq in rows), default=self.last_seq)
-        return {subject_id for subject_id, _ in rows}
-
-
 def policy_run(*, workflow: Workflow, policy: Policy, seed: int, people: SimulatedCrowd | ReplayedCrowd,
                limits: LoopLimits) -> dict:
     """Simulate volunteers on ``workflow`` until every survey galaxy retires, ``max_steps`` are spent or the
@@ -112,10 +95,8 @@ def policy_run(*, workflow: Workflow, policy: Policy, seed: int, people: Simulat
     """
     n_targets = Subject.objects.filter(workflow=workflow, is_gold=False).count()
     slots = [slot for slot in (people.arrive() for _ in range(limits.concurrency)) if slot is not None]
-    rng, counter, changed = random.Random(seed), _RetiredCounter(workflow=workflow), _ChangedSubjects(workflow=workflow)
-    if policy.queue == "priority":
-        workflow_priorities_refresh(workflow=workflow)  # once for the whole survey; then only what changed
-    steps, last_refresh, idle = 0, 0, 0
+    rng, counter = random.Random(seed), _RetiredCounter(workflow=workflow)
+    steps, idle = 0, 0
     patience = 3 if isinstance(people, SimulatedCrowd) else 10**9  # three rounds of newcomers finding nothing
     timeline = {"steps": [0], "retired": [0]}
     bar = tqdm(total=n_targets, desc=policy.name, disable=not limits.progress, unit="galaxy", dynamic_ncols=True,
@@ -124,9 +105,6 @@ def policy_run(*, workflow: Workflow, policy: Policy, seed: int, people: Simulat
         while slots and steps < limits.max_steps and counter.retired < n_targets and idle < patience:
             made, slots = _round(workflow, people, slots, rng, batch=limits.batch)
             steps, idle = steps + made, 0 if made else idle + 1
-            if policy.queue == "priority" and steps - last_refresh >= limits.refresh_every:
-                workflow_priorities_refresh(workflow=workflow, subject_ids=changed.take())
-                last_refresh = steps
             before = counter.retired
             bar.update(counter.update() - before)
             bar.set_postfix(steps=steps, refresh=False)

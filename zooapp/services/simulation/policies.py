@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from zooapp.models import Workflow
+
 NEVER = 2_000_000_000  # retrain_every for policies without the machine
 
 
@@ -23,7 +25,7 @@ class Policy:
     name: str
     title: str
     rules: dict[str, Any]
-    queue: str  # "random" (fixed random priorities) or "priority" (refreshed from posteriors and the model)
+    queue: str  # "random" (fixed random priorities) or "priority" (the platform's: refreshed by each aggregation)
     estimator: str  # "majority" (raw vote counts) or "posterior" (the engine)
     gold: bool = True
     retrain_every: int = NEVER
@@ -35,8 +37,9 @@ class Policy:
     def workflow_settings(self, *, gold_rate_start: float, gold_rate_end: float) -> dict[str, Any]:
         """Keyword arguments for ``workflow_create`` that make the platform follow this policy."""
         start, end = (gold_rate_start, gold_rate_end) if self.gold else (0.0, 0.0)
+        order = Workflow.QueueOrder.FIXED if self.queue == "random" else Workflow.QueueOrder.UNCERTAINTY
         return {"retirement_rules": self.rules, "gold_rate_start": start, "gold_rate_end": end,
-                "retrain_every": self.retrain_every, "machine_agent": self.machine}
+                "retrain_every": self.retrain_every, "machine_agent": self.machine, "queue_order": order}
 
 
 def policies_build(*, names: list[str], base_rules: dict[str, Any], fixed_n: int, retrain_every: int,

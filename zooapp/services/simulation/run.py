@@ -51,7 +51,6 @@ class SimulationConfig:
     gold_rate_start: float = 0.4
     gold_rate_end: float = 0.1
     concurrency: int | None = None  # default: the crowd file's arrivals.concurrency
-    refresh_every: int = 100
     batch: int = 1  # volunteers per aggregation run (1: every vote aggregated before the next is served)
     max_steps_per_galaxy: int = 60
     crowd: CrowdSpec = field(default_factory=lambda: crowd_load(DEFAULT_CROWD))
@@ -115,8 +114,8 @@ def simulation_run(*, config: SimulationConfig, keep: bool = False) -> dict[str,
     policies = policies_build(names=list(config.policies), base_rules=rules, fixed_n=config.fixed_n,
                               retrain_every=config.retrain_every, machine_threshold=config.machine_threshold)
     project = _throwaway_project()
-    limits = LoopLimits(concurrency=config.concurrency or config.crowd.concurrency, refresh_every=config.refresh_every,
-                        batch=config.batch, max_steps=config.max_steps_per_galaxy * config.n_galaxies, progress=config.progress,
+    limits = LoopLimits(concurrency=config.concurrency or config.crowd.concurrency, batch=config.batch,
+                        max_steps=config.max_steps_per_galaxy * config.n_galaxies, progress=config.progress,
                         bar_position=config.bar_position)
     report: dict[str, Any] = {"config": _config_summary(config), "project_id": project.pk, "policies": {}}
     try:
