@@ -97,6 +97,17 @@ def test_no_javascript_module_shares_state_through_window():
                  for n, line in enumerate(p.read_text().splitlines(), 1) if assignment.search(line)]
     assert offenders == []
 
+
+def test_browser_tests_wait_on_functions_never_on_expression_strings():
+    # Playwright evaluates an expression string with eval() while it polls, which the site's CSP (no
+    # 'unsafe-eval') refuses: such a wait passes when the condition already holds and fails when it must wait.
+    call = re.compile(r"wait_for_function\(\s*f?[\"']([^\"']*)")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in sorted((ROOT / "tests" / "browser").glob("*.py"))
+                 for n, line in enumerate(p.read_text().splitlines(), 1)
+                 if (m := call.search(line)) and not re.match(r"\s*(\([^)]*\)|\w+)\s*=>|\s*function\b", m[1])]
+    assert offenders == []
+
+
 @pytest.mark.parametrize("name", re.findall(r'env_[a-z]+\("([A-Z_]+)"',
                                             (ROOT / "zooapp" / "settings.py").read_text()))
 def test_every_setting_read_from_the_environment_is_listed_in_env_example(name):

@@ -67,7 +67,7 @@ def test_the_wheel_over_the_image_scrolls_the_page_unless_ctrl_is_held(new_page,
     assert page.inner_text("#zoom-label") == "100%"
     assert page.evaluate("scrollY") > 0, "the page scrolled"
     # the hint fades in over a CSS transition: wait for the end of it rather than a fixed time
-    page.wait_for_function("getComputedStyle(document.getElementById('wheel-hint')).opacity === '1'",
+    page.wait_for_function("() => getComputedStyle(document.getElementById('wheel-hint')).opacity === '1'",
                            timeout=5000)
     screenshot(page, "desktop-1280x600-wheel-hint")
     page.evaluate("scrollTo(0, 0)")
