@@ -28,7 +28,6 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 if "DATABASE_URL" not in os.environ:  # never touch the developer's own database
@@ -39,15 +38,13 @@ import django  # noqa: E402
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
-from zooapp.models import (Classification, Project, Reliability, Subject, SubjectPosterior, SubjectSet,  # noqa: E402
+from benchmarks.workflows import endless_workflow_create  # noqa: E402
+from zooapp.models import (Classification, Reliability, Subject, SubjectPosterior, SubjectSet,  # noqa: E402
                            Volunteer, Workflow)
 from zooapp.services.aggregation import workflow_aggregate_pending  # noqa: E402
-from zooapp.services.demo import DEMO_TREE  # noqa: E402
-from zooapp.services.projects import workflow_create  # noqa: E402
 
 BOX = {"tool": "clump", "x_min": 10.0, "y_min": 12.0, "x_max": 20.0, "y_max": 25.0}
 WALKS = [  # the demo tree's three walks; the featured one draws a box
@@ -63,15 +60,8 @@ CHUNK = 5000
 
 def workflow_seed() -> Workflow:
     """A workflow that never retires or retrains, so every batch does the same work."""
-    owner = get_user_model().objects.create(username=f"bench-{uuid.uuid4().hex[:6]}")
-    project = Project.objects.create(name="Per-vote cost", slug=f"bench-{uuid.uuid4().hex[:8]}", owner=owner)
-    workflow = workflow_create(project=project, name="Bench", tree=DEMO_TREE, gold_rate_start=0.0,
-                               gold_rate_end=0.0, retrain_every=10**9)
-    workflow.retirement_rules = {**workflow.retirement_rules, "min_classifications": 10**6,
-                                 "max_classifications": 10**6}
-    workflow.machine_agent = False
-    workflow.save(update_fields=["retirement_rules", "machine_agent"])
-    SubjectSet.objects.create(project=project, workflow=workflow, name="bench")
+    workflow = endless_workflow_create(title="Per-vote cost", name="Bench", prefix="bench", machine_agent=False)
+    SubjectSet.objects.create(project=workflow.project, workflow=workflow, name="bench")
     return workflow
 
 

@@ -9,7 +9,6 @@ import argparse
 import io
 import json
 import os
-import uuid
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zooapp.settings")
 
@@ -18,13 +17,11 @@ import django  # noqa: E402
 django.setup()
 
 import numpy as np  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import transaction  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from zooapp.models import Project, SubjectSet  # noqa: E402
-from zooapp.services.demo import DEMO_TREE  # noqa: E402
-from zooapp.services.projects import workflow_create  # noqa: E402
+from benchmarks.workflows import endless_workflow_create  # noqa: E402
+from zooapp.models import SubjectSet  # noqa: E402
 from zooapp.services.subjects import DisplayImage, subject_create  # noqa: E402
 
 
@@ -36,14 +33,8 @@ def _image(seed: int) -> DisplayImage:
 
 
 def seed(*, subjects: int) -> dict:
-    owner = get_user_model().objects.create(username=f"load-{uuid.uuid4().hex[:6]}")
-    project = Project.objects.create(name="Load test", slug=f"load-{uuid.uuid4().hex[:8]}", owner=owner)
-    workflow = workflow_create(project=project, name="Load", tree=DEMO_TREE, gold_rate_start=0.0,
-                               gold_rate_end=0.0, retrain_every=10**9)
-    workflow.retirement_rules = {**workflow.retirement_rules, "min_classifications": 10**6,
-                                 "max_classifications": 10**6}
-    workflow.save(update_fields=["retirement_rules"])
-    subject_set = SubjectSet.objects.create(project=project, workflow=workflow, name="load")
+    workflow = endless_workflow_create(title="Load test", name="Load", prefix="load")
+    subject_set = SubjectSet.objects.create(project=workflow.project, workflow=workflow, name="load")
     images = [_image(i) for i in range(16)]
     with transaction.atomic():
         for i in range(subjects):

@@ -12,6 +12,13 @@ from zooapp.models import ModelVersion, Volunteer, Workflow
 from zooapp.services.classifications import classification_create
 
 
+def tiny_training(settings) -> None:
+    """Five optimizer steps for every trainer and one predicted view: these tests check the plumbing, not learning."""
+    settings.ZOOLOOP_CLASSIFIER_STEPS = settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 5
+    settings.ZOOLOOP_CLASSIFIER_FINETUNE_STEPS = settings.ZOOLOOP_DETECTOR_STEPS = 5
+    settings.ZOOLOOP_PREDICT_VIEWS = 1
+
+
 def crowd_classify(workflow: Workflow, subjects, answer, n: int = 3, prefix: str = "v", boxes=None) -> None:
     """``n`` volunteers give ``answer`` (a label, or a callable of the index), and draw ``boxes``, on each subject."""
     crowd = [Volunteer.objects.get_or_create(name=f"{prefix}{i}")[0] for i in range(n)]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_workflow
-from tests.zooapp.machine_fixtures import classifier_row, crowd_classify, smooth_checkpoint  # noqa: F401
+from tests.zooapp.machine_fixtures import classifier_row, crowd_classify, smooth_checkpoint, tiny_training  # noqa: F401
 from zooapp.models import Classification, ModelVersion, Prediction, Subject, Volunteer, Workflow
 from zooapp.services.aggregation import workflow_recompute
 from zooapp.services.machine.agent import MACHINE_AGENT
@@ -15,11 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def labelled_workflow(admin_user, settings):
-    settings.ZOOLOOP_CLASSIFIER_STEPS = 5
-    settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 5
-    settings.ZOOLOOP_CLASSIFIER_FINETUNE_STEPS = 5
-    settings.ZOOLOOP_DETECTOR_STEPS = 5
-    settings.ZOOLOOP_PREDICT_VIEWS = 1
+    tiny_training(settings)
     workflow = make_workflow(owner=admin_user, n_subjects=40, n_gold=12,
                              rules={"posterior_threshold": 0.7, "min_classifications": 2})
     others = list(workflow.subjects.filter(is_gold=False).order_by("id"))
@@ -82,10 +78,7 @@ def test_a_version_is_judged_on_the_held_out_set_a_worse_one_never_serves_and_a_
 
 
 def test_it_trains_the_detector_on_consensus_boxes_and_serves_it_as_one_more_viewer(admin_user, settings):
-    settings.ZOOLOOP_DETECTOR_STEPS = 5
-    settings.ZOOLOOP_CLASSIFIER_STEPS = 5
-    settings.ZOOLOOP_CLASSIFIER_MIN_STEPS = 5
-    settings.ZOOLOOP_PREDICT_VIEWS = 1
+    tiny_training(settings)
     workflow = make_workflow(owner=admin_user, n_subjects=24, n_gold=1,
                              rules={"posterior_threshold": 0.7, "min_classifications": 2})
     subjects = list(workflow.subjects.filter(is_gold=False).order_by("id"))
