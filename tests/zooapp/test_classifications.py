@@ -157,3 +157,19 @@ def test_a_closed_workflow_refuses_a_classification_and_stores_nothing(client, d
     assert response.status_code == 400
     assert "is paused, so it takes no classifications" in response.json()["detail"]
     assert not Classification.objects.filter(subject=subject).exists()
+
+
+def test_a_retry_after_the_workflow_closed_gets_its_stored_classification_and_a_new_key_is_refused(
+        client, demo_workflow):
+    from zooapp.services.workflows import workflow_status_set
+
+    subject = demo_workflow.subjects.filter(is_gold=False).first()
+    key = uuid.uuid4()
+    first = post(client, demo_workflow, subject, annotations_for("smooth"), key=key)
+    workflow_status_set(workflow=demo_workflow, status="paused")
+    retry = post(client, demo_workflow, subject, annotations_for("smooth"), key=key)
+    other = demo_workflow.subjects.filter(is_gold=False).exclude(pk=subject.pk).first()
+    fresh = post(client, demo_workflow, other, annotations_for("smooth"))
+    assert (first.status_code, retry.status_code, fresh.status_code) == (201, 200, 400)
+    assert retry.json()["id"] == first.json()["id"]
+    assert Classification.objects.count() == 1

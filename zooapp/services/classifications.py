@@ -54,30 +54,41 @@ def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_ver
     """
     request = {"subject_id": subject_id, "workflow_version_id": workflow_version_id, "annotations": annotations,
                "started_at": started_at, "finished_at": finished_at}
-    previous = _by_key(idempotency_key)
-    if previous is not None:
-        return _replay(previous, volunteer=volunteer, request=request)
-    version = WorkflowVersion.objects.select_related("workflow").filter(pk=workflow_version_id).first()
+    try:
+        version, subject, clean = _validated(request)
+    except ClassificationRejected:
+        # A retry of a stored classification gets its row back even if the workflow has closed since. The key
+        # is looked up only here and after a failed insert: most requests are new, and the lookup cost a query.
+        previous = _by_key(idempotency_key)
+        if previous is not None:
+            return _replay(previous, volunteer=volunteer, request=request)
+        raise
+    return _store(volunteer=volunteer, subject=subject, version=version, annotations=clean,
+                  idempotency_key=idempotency_key, started_at=started_at, finished_at=finished_at,
+                  user_agent=user_agent[:300], request=request)
+
+
+def _validated(request: dict[str, Any]) -> tuple[WorkflowVersion, Subject, list[dict[str, Any]]]:
+    """The version, the subject and the cleaned annotations of a request, or `ClassificationRejected` saying why."""
+    version = WorkflowVersion.objects.select_related("workflow").filter(pk=request["workflow_version_id"]).first()
     if version is None:
-        raise ClassificationRejected(f"workflow version {workflow_version_id} does not exist")
+        raise ClassificationRejected(f"workflow version {request['workflow_version_id']} does not exist")
     if not volunteer_workflows().filter(pk=version.workflow_id).exists():
         workflow = version.workflow
         why = (f"is {workflow.get_status_display().lower()}" if workflow.status != workflow.Status.ACTIVE
                else "belongs to a project that is not open to volunteers")
         raise ClassificationRejected(f"workflow {workflow.pk} {why}, so it takes no classifications")
-    subject = Subject.objects.filter(pk=subject_id, workflow_id=version.workflow_id).first()
+    subject = Subject.objects.filter(pk=request["subject_id"], workflow_id=version.workflow_id).first()
     if subject is None:
-        raise ClassificationRejected(f"subject {subject_id} does not exist in workflow {version.workflow_id}")
+        raise ClassificationRejected(f"subject {request['subject_id']} does not exist in workflow {version.workflow_id}")
     try:
         clean = version_tree(version).validate(
-            annotations, image_width=subject.width, image_height=subject.height)
+            request["annotations"], image_width=subject.width, image_height=subject.height)
     except AnnotationError as exc:
         raise ClassificationRejected(str(exc)) from None
-    if started_at and finished_at and finished_at < started_at:
+    if request["started_at"] and request["finished_at"] and request["finished_at"] < request["started_at"]:
         raise ClassificationRejected("finished_at is before started_at")
-    return _store(volunteer=volunteer, subject=subject, version=version, annotations=clean,
-                  idempotency_key=idempotency_key, started_at=started_at, finished_at=finished_at,
-                  user_agent=user_agent[:300], request=request)
+    return version, subject, clean
 
 
 def _by_key(idempotency_key: uuid.UUID) -> Classification | None:
