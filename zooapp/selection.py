@@ -70,8 +70,9 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer | None, n: int = 1,
     if want_gold:  # most requests want none: skip the gold query entirely
         served = _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit,
                                                exclude_ids=exclude_ids), want_gold)
-    served += _claim(volunteer, _candidates(workflow, volunteer, gold=False, rng=rng, limit=limit,
-                                            exclude_ids=exclude_ids), n - len(served))
+    if len(served) < n:
+        served += _claim(volunteer, _candidates(workflow, volunteer, gold=False, rng=rng, limit=limit,
+                                                exclude_ids=exclude_ids), n - len(served))
     if len(served) < n:  # no regular subjects left: fill from the gold pool
         served += _claim(volunteer, _candidates(workflow, volunteer, gold=True, rng=rng, limit=limit,
                                                 exclude_ids=exclude_ids), n - len(served), served)
