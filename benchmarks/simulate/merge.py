@@ -36,6 +36,20 @@ def table(report: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def questions_table(report: dict) -> str:
+    """Each question's accuracy beside the majority of the same human votes, on the same retired galaxies."""
+    policies = report["policies"].values()
+    tasks = sorted({task for policy in policies for task in policy.get("against_majority", {})})
+    rows = ["| policy | " + " | ".join(f"{t}: accuracy / majority (n)" for t in tasks) + " |",
+            "|---|" + "---|" * len(tasks)]
+    for policy in policies:
+        cells = [policy.get("against_majority", {}).get(t) for t in tasks]
+        rows.append(f"| {policy['title']} | " + " | ".join(
+            "–" if c is None else f"{_fmt(c['accuracy'])} / {_fmt(c['majority_accuracy'])} ({c['n']})"
+            for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -54,8 +68,9 @@ def main() -> None:
         raise SystemExit(str(exc)) from None
     report_write(report=merged, out_dir=args.out)
     plots_write(report=merged, out_dir=args.out)
-    (args.out / "table.md").write_text(table(merged))
-    print(table(merged))
+    tables = table(merged) + "\n" + questions_table(merged)
+    (args.out / "table.md").write_text(tables)
+    print(tables)
 
 
 if __name__ == "__main__":

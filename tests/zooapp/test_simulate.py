@@ -10,7 +10,7 @@ from zooapp.models import Classification, ConsensusBox, Project, Subject, Subjec
 from aggregation.crowd import DEFAULT_CROWD, annotations_walk, crowd_load, member_draw, recording_load
 from zooapp.services.simulation import SimulationConfig, simulation_run
 from zooapp.services.simulation import whatif as whatif_services
-from zooapp.services.simulation.metrics import box_scores
+from zooapp.services.simulation.metrics import box_scores, majority_scores
 from zooapp.services.simulation.run import project_delete
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -66,6 +66,9 @@ def test_it_reports_counts_that_add_up_and_accuracy_that_matches_the_database():
             assert policy["questions"]["T0"]["n"] == len(hits)
             assert policy["questions"]["T0"]["accuracy"] == pytest.approx(np.mean(hits))
             assert sum(b["n"] for b in policy["calibration"]["bins"]) == len(hits)
+            if name == "fixed_n":  # its labels are the majority of the same votes
+                against = policy["against_majority"]["T0"]
+                assert against["accuracy"] == against["majority_accuracy"] == pytest.approx(np.mean(hits))
         assert report["policies"]["fixed_n"]["human_per_retired"] == 3  # min = max = N
     finally:
         project_delete(project_id=report["project_id"])
@@ -101,6 +104,17 @@ def test_box_f1_matches_a_consensus_box_to_a_clump_at_iou_0_3_and_counts_the_res
     scores = box_scores(subjects=[subject], truths=truths, drawn={subject.pk})
     assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 1, 1)
     assert scores["f1"] == pytest.approx(0.5)
+
+
+def test_each_question_is_scored_beside_the_majority_of_the_same_votes_on_the_galaxies_that_have_votes():
+    tree = TaskTree.from_dict(SMALL_TREE)  # T0: smooth, featured, artifact
+    truths = {1: {"T0": "smooth"}, 2: {"T0": "featured"}, 3: {"T0": "artifact"}, 4: {"T0": "smooth"}}
+    probs = {(1, "T0"): [0.9, 0.1, 0.0], (2, "T0"): [0.2, 0.8, 0.0], (3, "T0"): [0.6, 0.3, 0.1],
+             (4, "T0"): [0.1, 0.9, 0.0]}
+    # Galaxy 2's majority is a tie (1-1) and goes to the first answer; galaxy 4 has no human vote (machine-retired).
+    counts = {(1, "T0"): [3, 1, 0], (2, "T0"): [1, 1, 0], (3, "T0"): [0, 0, 2], (4, "T0"): [0, 0, 0]}
+    scores = majority_scores(tree=tree, truths=truths, probs=probs, counts=counts)
+    assert scores == {"T0": {"n": 3, "accuracy": pytest.approx(2 / 3), "majority_accuracy": pytest.approx(2 / 3)}}
 
 
 def test_the_whatif_page_is_for_project_staff_only(client, admin_user):

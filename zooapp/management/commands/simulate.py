@@ -113,7 +113,9 @@ def _line(name: str, policy: dict) -> str:
             f"human/retired {_fmt(policy['human_per_retired'])}  effort/retired {_fmt(policy['effort_per_retired'])}  "
             f"T0 accuracy {_fmt(t0.get('accuracy'), 4)}  ECE {_fmt(policy['calibration']['ece'], 4)}  "
             f"box F1 {_fmt((policy['boxes'] or {}).get('f1'), 3)}  90% at {policy['steps_to_retire_90']}  "
-            f"wall {policy['seconds']}s  CPU {policy.get('cpu_seconds', '-')}s")
+            f"wall {policy['seconds']}s  CPU {policy.get('cpu_seconds', '-')}s\n{'':12s} accuracy / majority of "
+            "the same votes: " + "  ".join(f"{task} {_fmt(s['accuracy'], 3)} / {_fmt(s['majority_accuracy'], 3)}"
+                                           for task, s in policy.get("against_majority", {}).items()))
 
 
 def _fmt(value, digits: int = 2) -> str:

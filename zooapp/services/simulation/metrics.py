@@ -8,6 +8,8 @@
 * Boxes: consensus boxes matched one-to-one to the true clumps, greedily by IoU,
   a match needing IoU >= ``BOX_MATCH_IOU``; F1 = 2 TP / (2 TP + FP + FN) over the retired
   galaxies that reach the drawing task (a galaxy nobody drew on counts its clumps as missed).
+* Against the majority: each question's accuracy beside that of the raw majority of the same human
+  votes, on the retired galaxies that have human votes on it (``majority_scores``).
 * Calibration of the first question: reliability bins of the top probability and the
   expected calibration error ECE = sum_b (n_b / n) |accuracy_b - confidence_b|.
 """
@@ -64,6 +66,33 @@ def question_scores(*, tree: TaskTree, truths: dict[int, dict], probs: dict) -> 
         scores[task.key] = {"n": len(pairs), "accuracy": _ratio((true == pred).sum(), len(pairs)),
                             "classes": classes}
     return scores
+
+
+def majority_scores(*, tree: TaskTree, truths: dict[int, dict], probs: dict, counts: dict) -> dict[str, Any]:
+    """Per question, the policy's accuracy beside the majority of the same human votes, on the same galaxies.
+
+    ``counts``: (subject id, task) -> the human vote counts over the task's answers. Scored on the galaxies
+    whose truth reaches the question and that have at least one human vote on it; a tied majority takes the
+    answer listed first in the tree, so the baseline is deterministic.
+    """
+    scores = {}
+    for task in tree.questions():
+        rows = [(task.labels.index(truth[task.key]), int(np.argmax(probs[(sid, task.key)])),
+                 int(np.argmax(counts[(sid, task.key)])))
+                for sid, truth in truths.items()
+                if truth.get(task.key) in task.labels and (sid, task.key) in probs
+                and sum(counts.get((sid, task.key), ())) > 0]
+        if rows:
+            true, pred, majority = np.array(rows).T
+            scores[task.key] = {"n": len(rows), "accuracy": _ratio((pred == true).sum(), len(rows)),
+                                "majority_accuracy": _ratio((majority == true).sum(), len(rows))}
+    return scores
+
+
+def _human_counts(subjects: list[Subject]) -> dict:
+    """(subject id, task) -> human vote counts (the engine keeps machine votes out of ``vote_counts``)."""
+    return {(sid, task): counts for sid, task, counts in
+            SubjectPosterior.objects.filter(subject__in=subjects).values_list("subject_id", "task", "vote_counts")}
 
 
 def calibration(*, task_key: str, labels: list[str], truths: dict[int, dict], probs: dict) -> dict[str, Any]:
@@ -154,6 +183,8 @@ def policy_score(*, workflow: Workflow, estimator: str, timeline: dict) -> dict[
             **_counts(workflow, retired),
             "steps_to_retire_90": steps_to_retire(timeline, share=0.9, n_targets=n_targets),
             "questions": question_scores(tree=tree, truths=truths, probs=probs),
+            "against_majority": majority_scores(tree=tree, truths=truths, probs=probs,
+                                                counts=_human_counts(retired)),
             "calibration": calibration(task_key=first.key, labels=first.labels, truths=truths, probs=probs),
             "boxes": box_scores(subjects=retired, truths=truths, drawn=drawn) if drawing else None,
             "timeline": timeline}
