@@ -18,7 +18,6 @@ from collections.abc import Collection
 
 import numpy as np
 
-from aggregation.retirement import RetirementRules
 from ml.active import entropy, queue_priority
 from zooapp.models import ModelVersion, Prediction, Subject, SubjectPosterior, Workflow
 
@@ -31,7 +30,7 @@ def workflow_priorities_refresh(*, workflow: Workflow, subject_ids: Collection[i
     """
     if workflow.queue_order == Workflow.QueueOrder.FIXED or (subject_ids is not None and not subject_ids):
         return 0
-    task = RetirementRules.from_dict(workflow.retirement_rules).task
+    task = workflow.rules.task
     subjects = Subject.objects.filter(workflow=workflow, status=Subject.Status.ACTIVE, is_gold=False)
     if subject_ids is not None:
         subjects = subjects.filter(pk__in=list(subject_ids))
