@@ -15,7 +15,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from aggregation.registry import get_aggregator
@@ -68,10 +67,13 @@ def score(method: str, votes: pd.DataFrame, truth: pd.Series, max_votes: int) ->
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if method in PEERS:
+            # A peer that fails on one dataset is recorded as "-" and the run goes on: M-MSR raises on workers
+            # without a skill (product), and KOS a KeyError on trec, where a task's message sum is exactly 0 and
+            # its sign, 0, maps back to no label. Any other peer failure is treated the same way.
             try:
                 labels = peer(method).fit_predict(votes)
-            except (ValueError, KeyError, np.linalg.LinAlgError) as error:  # M-MSR: workers without a skill; KOS: trec
-                print(f"{method} failed on this dataset: {error}", file=sys.stderr)
+            except Exception as error:
+                print(f"{method} failed on this dataset: {type(error).__name__}: {error}", file=sys.stderr)
                 return float("nan"), 0.0
         else:
             labels = get_aggregator(method, **PARAMS.get(method, {})).fit(votes).labels_
