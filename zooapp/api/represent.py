@@ -142,12 +142,18 @@ def csv_response(text: str, filename: str) -> HttpResponse:
 
 
 def question_body(question: NewQuestion) -> dict:
+    """The API's view of a question fetched through ``questions.questions_counted`` (its label counts)."""
     head = question.heads.order_by("-created_at", "-id").first()
     return {"id": question.pk, "workflow": question.workflow_id, "key": question.key, "text": question.text,
-            "answers": question.answers, "n_labels": question.labels.count(), "volunteers": question.volunteers,
-            "n_volunteer_labels": question.labels.filter(volunteer__isnull=False).count(),
+            "answers": question.answers, "n_labels": question.n_labels, "volunteers": question.volunteers,
+            "n_volunteer_labels": question.n_volunteer_labels,
             "head": None if head is None else {"id": head.pk, "model_version": head.model_version_id,
                                                "n_labels": head.n_labels, "metrics": head.metrics}}
+
+
+def _counted_body(question: NewQuestion) -> dict:
+    """``question_body`` of one question just written to, its counts read again."""
+    return question_body(questions.questions_counted(questions=NewQuestion.objects.filter(pk=question.pk)).get())
 
 
 QuestionOut = inline_serializer("NewQuestion", {
@@ -173,7 +179,8 @@ class WorkflowQuestionsApi(APIView):
     @extend_schema(responses=inline_serializer("NewQuestions", {"questions": serializers.ListField()}))
     def get(self, request, pk: int):
         workflow = get_workflow_for_builder(request.user, pk, right="view")
-        return Response({"questions": [question_body(q) for q in workflow.new_questions.order_by("key")]})
+        counted = questions.questions_counted(questions=workflow.new_questions.order_by("key"))
+        return Response({"questions": [question_body(q) for q in counted]})
 
     @extend_schema(request=InputSerializer, responses={201: QuestionOut})
     def post(self, request, pk: int):
@@ -181,7 +188,7 @@ class WorkflowQuestionsApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         question = questions.new_question_create(workflow=workflow, user=request.user, **data.validated_data)
-        return Response(question_body(question), status=status.HTTP_201_CREATED)
+        return Response(_counted_body(question), status=status.HTTP_201_CREATED)
 
 
 class QuestionLabelsApi(APIView):
@@ -200,7 +207,7 @@ class QuestionLabelsApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         questions.question_labels_set(question=question, labels=data.validated_data["labels"], user=request.user)
-        return Response(question_body(question))
+        return Response(_counted_body(question))
 
 
 class QuestionFitApi(APIView):
@@ -212,7 +219,7 @@ class QuestionFitApi(APIView):
     def post(self, request, pk: int):
         question = get_question_for_user(request.user, pk, right="build")
         questions.question_head_fit(question=question)
-        return Response(question_body(question))
+        return Response(_counted_body(question))
 
 
 class QuestionExportApi(APIView):

@@ -119,13 +119,17 @@ def _question_volunteers_switch(*, question: NewQuestion, volunteers: bool) -> N
         return question_volunteers_set(question=locked, volunteers=volunteers)
 
 
+def questions_counted(*, questions: QuerySet[NewQuestion]) -> QuerySet[NewQuestion]:
+    """``questions``, each with ``n_labels`` and ``n_volunteer_labels`` (of those, the answers given on the
+    classify page) counted in the one query."""
+    return questions.annotate(n_labels=Count("labels"),
+                              n_volunteer_labels=Count("labels", filter=Q(labels__volunteer__isnull=False)))
+
+
 def questions_for_research(*, workflows: QuerySet[Workflow]) -> QuerySet[NewQuestion]:
-    """The workflows' new questions for the researchers' page, each with ``n_labels`` and ``n_volunteer_labels``
-    (of those, the answers given on the classify page) counted in the one query."""
-    return (NewQuestion.objects.filter(workflow__in=workflows).select_related("workflow__project")
-            .annotate(n_labels=Count("labels"),
-                      n_volunteer_labels=Count("labels", filter=Q(labels__volunteer__isnull=False)))
-            .order_by("workflow__project__name", "workflow__name", "key"))
+    """The workflows' new questions for the researchers' page, counted (``questions_counted``)."""
+    return (questions_counted(questions=NewQuestion.objects.filter(workflow__in=workflows))
+            .select_related("workflow__project").order_by("workflow__project__name", "workflow__name", "key"))
 
 
 def questions_for_volunteer(*, subject: Subject, volunteer: Volunteer | None) -> list[tuple[NewQuestion, int | None]]:
