@@ -15,7 +15,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def retired_workflow(admin_user):
     workflow = make_workflow(owner=admin_user, n_subjects=60, n_gold=3,
                              rules={"posterior_threshold": 0.9, "min_classifications": 2})
-    Workflow.objects.filter(pk=workflow.pk).update(machine_agent=False)  # no model trains while the crowd votes
+    # No model trains while the crowd votes: not the machine's early first model, nor a retraining at 200 votes.
+    Workflow.objects.filter(pk=workflow.pk).update(machine_agent=False, retrain_every=10**6)
     crowd_classify(workflow, list(workflow.subjects.filter(is_gold=False).order_by("id")), "smooth", n=5)
     return workflow
 
