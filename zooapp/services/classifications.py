@@ -70,7 +70,7 @@ def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_ver
 
 def _validated(request: dict[str, Any]) -> tuple[WorkflowVersion, Subject, list[dict[str, Any]]]:
     """The version, the subject and the cleaned annotations of a request, or `ClassificationRejected` saying why."""
-    # get(), not first(): no ORDER BY to compile, a third cheaper per classification (docs/BENCHMARKS.md, hot path).
+    # get(), not first(): no ORDER BY to compile; each lookup about a third cheaper (docs/BENCHMARKS.md, hot path).
     try:
         version = WorkflowVersion.objects.select_related("workflow").get(pk=request["workflow_version_id"])
     except WorkflowVersion.DoesNotExist:
