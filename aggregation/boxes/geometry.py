@@ -12,19 +12,26 @@ import numpy as np
 import pandas as pd
 
 
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes ``a`` and ``b`` (..., 4), pair by pair under numpy broadcasting."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    w = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    h = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = area_a + area_b - inter
+    # Degenerate (zero-area) boxes have union 0: define their IoU as 1 only when identical.
+    same = np.all(a == b, axis=-1)
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), same.astype(float))
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every box in ``a`` (n, 4) with every box in ``b`` (m, 4); shape (n, m)."""
     a = np.asarray(a, dtype=float).reshape(-1, 4)
     b = np.asarray(b, dtype=float).reshape(-1, 4)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    # Degenerate (zero-area) boxes have union 0: define their IoU as 1 only when identical.
-    same = np.all(a[:, None, :] == b[None, :, :], axis=2)
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), same.astype(float))
+    return iou(a[:, None, :], b[None, :, :])
 
 
 def cluster_boxes(coords: np.ndarray, workers: np.ndarray, *, min_iou: float = 0.5) -> np.ndarray:

@@ -101,3 +101,50 @@ def test_many_images_in_one_pass_give_each_image_its_own_consensus_and_risk():
         mine = consensus[consensus["task"] == task].drop(columns="task").reset_index(drop=True)
         pd.testing.assert_frame_equal(mine, alone)
         assert risk[task] == pytest.approx(alone_risk)
+
+
+def _crowd_on_images(seed: int, n_images: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Boxes and views of a small crowd: images in shuffled order, one to five objects seen by a few workers."""
+    rng = np.random.default_rng(seed)
+    rows, seen = [], []
+    for task in rng.permutation(n_images):
+        objects = rng.uniform(0, 50, size=(rng.integers(0, 5), 2))
+        for worker in rng.choice(12, rng.integers(1, 7), replace=False):
+            seen.append((task, f"w{worker}"))
+            for x, y in objects[rng.random(len(objects)) < 0.7]:
+                size, jitter = rng.uniform(4, 12), rng.normal(0, 0.8, 4)
+                rows.append((task, f"w{worker}", x + jitter[0], y + jitter[1], x + size + jitter[2],
+                             y + size + jitter[3]))
+    return frame(rows), pd.DataFrame(seen, columns=["task", "worker"])
+
+
+def test_candidates_are_each_image_clusters_with_their_median_boxes_and_every_viewer():
+    from aggregation.boxes.candidates import build_candidates
+    from aggregation.boxes.geometry import median_box
+
+    boxes, seen = _crowd_on_images(seed=3, n_images=25)
+    cands = build_candidates(boxes, seen)
+    for task, image in boxes.groupby("task"):  # each image clustered alone, its candidates' boxes its medians
+        coords = image[["x_min", "y_min", "x_max", "y_max"]].to_numpy(dtype=float)
+        ids = cluster_boxes(coords, image["worker"].to_numpy())
+        medians = np.array([median_box(coords[ids == c]) for c in range(ids.max() + 1)])
+        mine = cands.boxes[cands.boxes["task"] == task]
+        np.testing.assert_array_equal(mine[["x_min", "y_min", "x_max", "y_max"]].to_numpy(), medians)
+        assert mine["n_workers"].tolist() == np.bincount(ids).tolist()
+    # The views: every candidate joined to every viewer of its image, in seen order, with the distance of a mark.
+    pairs = pd.DataFrame({"candidate": np.arange(len(cands.boxes)), "t": cands.boxes["t"].to_numpy()})
+    expected = pairs.merge(cands.seen[["t", "w", "worker"]], on="t")
+    assert cands.views[["candidate", "w", "worker"]].equals(expected[["candidate", "w", "worker"]])
+    assert cands.views["drew"].sum() == len(boxes) and cands.views["drew"].equals(cands.views["distance"].notna())
+    drawn = cands.views[cands.views["drew"]]
+    assert ((drawn["distance"] >= 0) & (drawn["distance"] < 0.5)).all()  # each mark close to its median box
+
+
+def test_it_names_a_worker_who_drew_on_an_image_they_did_not_view():
+    from aggregation.base import validate_seen
+
+    boxes, seen = _crowd_on_images(seed=4, n_images=5)
+    first = boxes.iloc[0]
+    unseen = seen[~((seen["task"] == first["task"]) & (seen["worker"] == first["worker"]))]
+    with pytest.raises(ValueError, match=f"worker '{first['worker']}' drew boxes on task {first['task']} but"):
+        validate_seen(unseen, boxes)
