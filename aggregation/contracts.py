@@ -72,9 +72,13 @@ class Records:
     def frames(self) -> "Frames":
         """The records as the engine's long tables (corners as floats, seen without repeats)."""
         votes = {key: pd.DataFrame(rows, columns=list(VOTE_COLUMNS)) for key, rows in self.votes.items()}
+        return Frames(votes=votes, **self.box_frames())
+
+    def box_frames(self) -> dict[str, pd.DataFrame]:
+        """Only the ``boxes`` and ``seen`` tables of `frames`: a box consensus needs no vote tables."""
         boxes = pd.DataFrame(self.boxes, columns=list(BOX_COLUMNS)).astype({c: float for c in CORNERS})
         seen = pd.DataFrame(self.seen, columns=list(SEEN_COLUMNS)).drop_duplicates(ignore_index=True)
-        return Frames(votes=votes, boxes=boxes, seen=seen)
+        return {"boxes": boxes, "seen": seen}
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer | None, n: int = 1,
     ``exclude_ids``: subjects not to serve, e.g. those a visitor skipped (their cookie's list, `zooapp.visitor`).
     """
     rng = rng or random.Random()
-    n_done = Classification.objects.filter(workflow=workflow, volunteer=volunteer).count() if volunteer else 0
+    n_done = _n_classified(workflow, volunteer) if volunteer else 0
     want_gold = sum(rng.random() < gold_rate(workflow=workflow, n_done=n_done + i) for i in range(n))
     limit = n + CANDIDATES  # spare candidates for those a concurrent request claims first
     served = []
@@ -133,6 +133,15 @@ def _candidates(workflow: Workflow, volunteer: Volunteer | None, *, gold: bool, 
     pool = list(Subject.objects.raw(sql, [workflow.pk, Subject.Status.ACTIVE.value, True,
                                           workflow.rules.max_classifications, *unseen_params, 10 * limit]))
     return rng.sample(pool, min(len(pool), limit))
+
+
+def _n_classified(workflow: Workflow, volunteer: Volunteer) -> int:
+    """How many classifications the volunteer has made in the workflow (in SQL, as `_candidates`: the ORM's
+    COUNT took 0.7 ms of CPU to build, the database 0.1 ms to answer)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {_CLASSIFICATIONS} WHERE workflow_id = %s AND volunteer_id = %s",
+                       [workflow.pk, volunteer.pk])
+        return cursor.fetchone()[0]
 
 
 def _unseen(volunteer: Volunteer | None, exclude_ids: Collection[int]) -> tuple[str, list[int]]:

@@ -21,7 +21,6 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, models, transaction
-from django.db.models import Case, F, Value, When
 
 from aggregation.boxes import consensus_for_images
 from aggregation.contracts import EngineState, Records, annotations_to_records
@@ -210,10 +209,11 @@ def _add_counts(workflow: Workflow, counts: dict[int, int]) -> None:
 
     The workflow's running count changes in memory only: the caller holds its row's lock and saves it.
     """
-    if counts:
-        step = Case(*[When(pk=pk, then=Value(n)) for pk, n in counts.items()], default=Value(0),
-                    output_field=models.IntegerField())
-        Subject.objects.filter(pk__in=list(counts)).update(n_classifications=F("n_classifications") + step)
+    if counts:  # an executemany, as in `_update_rows`: a CASE over the batch's subjects cost more to build
+        column, table = (connection.ops.quote_name(name) for name in ("n_classifications", Subject._meta.db_table))
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET {column} = {column} + %s WHERE id = %s",
+                               [(n, pk) for pk, n in counts.items()])
     workflow.n_human_classifications += sum(counts.values())
 
 
@@ -300,16 +300,15 @@ def subjects_boxes_aggregate(*, workflow: Workflow, subject_ids: Iterable[int]) 
     records = _box_records(ids, _detector_boxes(ids) if workflow.machine_agent else {})
     if not records.seen:
         return []
-    frames = records.frames()
+    frames = records.box_frames()
     # Sorted views: each image's workers in the order the per-image consensus always used.
-    consensus, risk = consensus_for_images(frames.boxes, frames.seen.sort_values(["task", "worker"]),
+    consensus, risk = consensus_for_images(frames["boxes"], frames["seen"].sort_values(["task", "worker"]),
                                            worker_params=workflow.engine.box_params_frame())
     built = [int(pk) for pk in risk.index]
     ConsensusBox.objects.filter(subject_id__in=built).delete()
     ConsensusBox.objects.bulk_create([ConsensusBox(subject_id=int(row["task"]), **_box_fields(row))
                                       for row in consensus.to_dict("records")])
-    step = Case(*[When(pk=pk, then=Value(float(risk.loc[pk]))) for pk in built], output_field=models.FloatField())
-    Subject.objects.filter(pk__in=built).update(box_risk=step)
+    _update_rows([Subject(pk=pk, box_risk=float(value)) for pk, value in zip(built, risk.to_numpy())], ["box_risk"])
     return built
 
 

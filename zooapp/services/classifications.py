@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.query import RawQuerySet
 
 from aggregation.schema import AnnotationError
 from zooapp.access import volunteer_workflows
@@ -70,21 +71,18 @@ def classification_create(*, volunteer: Volunteer, subject_id: int, workflow_ver
 
 def _validated(request: dict[str, Any]) -> tuple[WorkflowVersion, Subject, list[dict[str, Any]]]:
     """The version, the subject and the cleaned annotations of a request, or `ClassificationRejected` saying why."""
-    # get(), not first(): no ORDER BY to compile; each lookup about a third cheaper (docs/BENCHMARKS.md, hot path).
-    try:
-        version = WorkflowVersion.objects.select_related("workflow").get(pk=request["workflow_version_id"])
-    except WorkflowVersion.DoesNotExist:
-        raise ClassificationRejected(f"workflow version {request['workflow_version_id']} does not exist") from None
+    version = _first(WorkflowVersion.objects.raw(_VERSION_SQL, [request["workflow_version_id"]]))
+    if version is None:
+        raise ClassificationRejected(f"workflow version {request['workflow_version_id']} does not exist")
     if not volunteer_workflows().filter(pk=version.workflow_id).exists():
         workflow = version.workflow
         why = (f"is {workflow.get_status_display().lower()}" if workflow.status != workflow.Status.ACTIVE
                else "belongs to a project that is not open to volunteers")
         raise ClassificationRejected(f"workflow {workflow.pk} {why}, so it takes no classifications")
-    try:
-        subject = Subject.objects.get(pk=request["subject_id"], workflow_id=version.workflow_id)
-    except Subject.DoesNotExist:
-        raise ClassificationRejected(
-            f"subject {request['subject_id']} does not exist in workflow {version.workflow_id}") from None
+    subject_id, workflow_id = request["subject_id"], version.workflow_id
+    subject = _first(Subject.objects.raw(_SUBJECT_SQL, [subject_id, workflow_id]))
+    if subject is None:
+        raise ClassificationRejected(f"subject {subject_id} does not exist in workflow {workflow_id}")
     try:
         clean = version_tree(version).validate(
             request["annotations"], image_width=subject.width, image_height=subject.height)
@@ -93,6 +91,19 @@ def _validated(request: dict[str, Any]) -> tuple[WorkflowVersion, Subject, list[
     if request["started_at"] and request["finished_at"] and request["finished_at"] < request["started_at"]:
         raise ClassificationRejected("finished_at is before started_at")
     return version, subject, clean
+
+
+# The two primary-key lookups of every classification, in SQL (quoted as in `zooapp.selection`): the ORM took about
+# 0.5 ms of CPU to build each, several times what the database took to answer (docs/BENCHMARKS.md, "The loop's CPU
+# per classification, cut again"). The version's tree stays deferred: `version_tree` finds it in the per-process
+# cache, and only a process that has not parsed this version yet loads it (one more query).
+_VERSION_SQL = f'SELECT id, workflow_id, number, created_at FROM "{WorkflowVersion._meta.db_table}" WHERE id = %s'
+_SUBJECT_SQL = f'SELECT * FROM "{Subject._meta.db_table}" WHERE id = %s AND workflow_id = %s'
+
+
+def _first(rows: RawQuerySet) -> Any:
+    """The first row of a raw lookup, or None."""
+    return next(iter(rows), None)
 
 
 def _by_key(idempotency_key: uuid.UUID) -> Classification | None:
