@@ -27,7 +27,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
 
@@ -78,7 +78,8 @@ def queue_next(*, workflow: Workflow, volunteer: Volunteer | None, n: int = 1,
                                                 exclude_ids=exclude_ids), n - len(served), served)
     if not served:
         return QueueResult(subjects=[], finished=True, message=FINISHED)
-    prefetch_related_objects(served, "frames")  # only for what is served: the spare candidates need no frames
+    if len(served) > 1:  # one query for all their frames; for one subject, reading its frames is one query anyway
+        prefetch_related_objects(served, "frames")
     return QueueResult(subjects=served, finished=False)
 
 
@@ -204,10 +205,19 @@ def _claim(volunteer: Volunteer | None, candidates: list[Subject], n: int,
             if subject.pk not in taken:
                 claimed.append(subject)
             continue
-        try:
-            with transaction.atomic():
-                SubjectView.objects.create(volunteer=volunteer, subject=subject)
-        except IntegrityError:
-            continue  # a concurrent request served it to this volunteer first
-        claimed.append(subject)
+        if _view_record(volunteer, subject):
+            claimed.append(subject)
     return claimed
+
+
+def _view_record(volunteer: Volunteer, subject: Subject) -> bool:
+    """Record ``subject`` as served to ``volunteer``; False if it was already (a concurrent request served it first).
+
+    The unique constraint decides, as it did through ``SubjectView.objects.create`` in a savepoint. In SQL, with
+    ``ON CONFLICT DO NOTHING`` (SQLite and PostgreSQL alike): no savepoint, and no ORM insert to build per claim.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_VIEWS} (volunteer_id, subject_id, created_at) VALUES (%s, %s, %s) "
+                       f"ON CONFLICT DO NOTHING",
+                       [volunteer.pk, subject.pk, connection.ops.adapt_datetimefield_value(timezone.now())])
+        return cursor.rowcount == 1

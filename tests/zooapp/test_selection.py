@@ -146,3 +146,23 @@ def test_the_queue_reads_the_top_of_the_priority_index_and_never_sorts_the_surve
             plan = " | ".join(row[-1] for row in cursor.fetchall())
             # A temporary B-tree means every active subject was read and sorted, as each request once did.
             assert "subject_queue" in plan and "is_gold=?" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_a_subject_another_request_already_served_this_volunteer_is_passed_over_for_the_next(admin_user):
+    from zooapp.selection import _claim
+
+    workflow = make_workflow(owner=admin_user, n_subjects=3, n_gold=0)
+    volunteer = Volunteer.objects.create()
+    first, second, _ = workflow.subjects.order_by("id")
+    SubjectView.objects.create(volunteer=volunteer, subject=first)  # the concurrent request's claim
+    assert [s.pk for s in _claim(volunteer, [first, second], 1)] == [second.pk]
+    assert SubjectView.objects.filter(volunteer=volunteer).count() == 2
+
+
+def test_served_subjects_come_with_their_frames_in_one_query_whether_one_or_several(admin_user):
+    workflow = make_workflow(owner=admin_user, n_subjects=4, n_gold=0)
+    for n in (1, 3):
+        subjects = queue_next(workflow=workflow, volunteer=Volunteer.objects.create(), n=n).subjects
+        with CaptureQueriesContext(connection) as queries:
+            frames = [list(s.frames.all()) for s in subjects]
+        assert len(subjects) == n and all(frames) and len(queries) == (1 if n == 1 else 0)
