@@ -10,7 +10,7 @@ from ml.diffusion.config import DiffusionConfig
 
 
 class ConditionalUNet(nn.Module):
-    """Noise predictor ``eps(x_t, t, c)`` conditioned on an answer-fraction vector ``c``.
+    """Denoiser ``v(x_t, t, c)`` (or ``eps``: ``cfg.prediction_type``) conditioned on an answer-fraction vector ``c``.
 
     ``c`` (``A`` fractions) and a null flag go through ``Linear -> SiLU -> Linear``
     to the UNet's timestep-embedding width, and the UNet adds the result to its
@@ -29,7 +29,7 @@ class ConditionalUNet(nn.Module):
             down_block_types=("DownBlock2D",) * (levels - 1) + ("AttnDownBlock2D",),
             up_block_types=("AttnUpBlock2D",) + ("UpBlock2D",) * (levels - 1),
             norm_num_groups=cfg.norm_num_groups, attention_head_dim=cfg.attention_head_dim,
-            class_embed_type="identity")
+            class_embed_type="identity", resnet_time_scale_shift=cfg.resnet_time_scale_shift)
         width = cfg.block_out_channels[0] * 4  # UNet2DModel's timestep-embedding width
         self.n_conditions = n_conditions
         self.project = nn.Sequential(nn.Linear(n_conditions + 1, width), nn.SiLU(), nn.Linear(width, width))
@@ -38,7 +38,7 @@ class ConditionalUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, null: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` noisy images in [-1, 1], ``(N,)`` timesteps, ``(N, A)`` conditions and ``(N,)``
-        bool null flags -> ``(N, 3, H, W)`` predicted noise."""
+        bool null flags -> ``(N, 3, H, W)`` predicted v (or noise)."""
         keep = (~null).to(cond.dtype)[:, None]
         embedding = self.project(torch.cat([cond * keep, null.to(cond.dtype)[:, None]], dim=1))
         return self.unet(x, t, class_labels=embedding).sample
@@ -64,12 +64,19 @@ def attach_ema(model: DiffusionModel, optimizer: torch.optim.Optimizer) -> None:
 
 
 def noise_scheduler(cfg: DiffusionConfig) -> DDPMScheduler:
-    """The forward (noising) process of training: DDPM with ``cfg.train_timesteps`` steps."""
-    return DDPMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule)
+    """The forward (noising) process of training: DDPM with ``cfg.train_timesteps`` steps, whose network
+    output is ``cfg.prediction_type``."""
+    return DDPMScheduler(num_train_timesteps=cfg.train_timesteps, beta_schedule=cfg.beta_schedule,
+                         prediction_type=cfg.prediction_type)
 
 
 def sampling_scheduler(cfg: DiffusionConfig, steps: int) -> DDIMScheduler:
-    """Deterministic DDIM (eta = 0) over the training process, with ``steps`` denoising steps."""
-    sched = DDIMScheduler.from_config(noise_scheduler(cfg).config)
+    """Deterministic DDIM (eta = 0) over the training process, with ``steps`` denoising steps.
+
+    The steps are spaced from the last training timestep down ("trailing"): the default "leading" spacing
+    of 25 steps starts at t = 960, so sampling would begin from noise the model never saw pure (Lin et al.
+    2024, arXiv:2305.08891, table 2).
+    """
+    sched = DDIMScheduler.from_config(noise_scheduler(cfg).config, timestep_spacing="trailing")
     sched.set_timesteps(steps)
     return sched

@@ -40,8 +40,8 @@ def generate(net: ConditionalUNet, cfg: DiffusionConfig, conditions: np.ndarray,
     """Sample one image per condition with deterministic DDIM and classifier-free guidance.
 
     Sampling starts at ``t = cfg.sample_start x T`` from the training mean noised to that step
-    (``sample_start = 1``: from pure noise, the standard sampler).  The noise prediction is
-    ``eps_u + w (eps_c - eps_u)`` (Ho & Salimans 2022):
+    (``sample_start = 1``, the default: from pure noise, the standard sampler).  The guided
+    output (v or eps, as the model was trained) is ``out_u + w (out_c - out_u)`` (Ho & Salimans 2022):
     ``w = 0`` ignores the condition, ``w = 1`` is the plain conditional model, larger
     ``w`` trades diversity for images that fit the condition more clearly.
 
@@ -84,8 +84,9 @@ def _denoise(net: ConditionalUNet, cfg: DiffusionConfig, x: torch.Tensor, cond: 
     null = torch.cat([torch.zeros(len(x), dtype=torch.bool), torch.ones(len(x), dtype=torch.bool)]).to(rt.device)
     for t in timesteps:
         with rt.autocast():
-            eps_c, eps_u = net(torch.cat([x, x]), t.expand(2 * len(x)).to(rt.device), both, null).float().chunk(2)
-        x = sched.step(eps_u + w * (eps_c - eps_u), t, x).prev_sample
+            out_c, out_u = net(torch.cat([x, x]), t.expand(2 * len(x)).to(rt.device), both, null).float().chunk(2)
+        # Guidance is linear in the network's output, so it holds for v as for eps (both are linear in x0).
+        x = sched.step(out_u + w * (out_c - out_u), t, x).prev_sample
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 

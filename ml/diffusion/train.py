@@ -26,8 +26,10 @@ def train_diffusion(cfg: DiffusionConfig, *, images: Sequence[Path], conditions:
                     progress: bool = True) -> dict:
     """Train a DDPM (Ho et al. 2020) on confident subjects and their answer fractions.
 
-    The loss is the simple noise-prediction MSE ``|eps - eps_theta(x_t, t, c)|^2``
-    with ``t`` uniform over the training timesteps; a ``cfg.cond_dropout`` share of
+    The network predicts ``v = sqrt(a_t) eps - sqrt(1 - a_t) x0`` (Salimans & Ho 2022; or
+    ``eps`` itself with ``cfg.prediction_type = "epsilon"``), with ``t`` uniform over the
+    training timesteps, and the squared error is weighted by min-SNR-gamma (Hang et al.
+    2023; :func:`snr_weights`).  A ``cfg.cond_dropout`` share of
     the images is given the null condition, so one network learns the conditional
     and the unconditional model that classifier-free guidance combines.  Images are
     randomly rotated and flipped (a galaxy's morphology does not depend on its
@@ -74,6 +76,7 @@ def fit_diffusion(cfg: DiffusionConfig, x: torch.Tensor, conditions: torch.Tenso
     loader = DataLoader(TensorDataset(x, conditions), batch_size=cfg.batch_size, sampler=sampler,
                         pin_memory=rt.pin_memory)
     scheduler = noise_scheduler(cfg)
+    weights = snr_weights(scheduler.alphas_cumprod, gamma=cfg.snr_gamma, prediction_type=cfg.prediction_type)
     gen = torch.Generator().manual_seed(cfg.seed + 1 + state["step"])  # a resumed run draws fresh noise
     start = time.process_time()
 
@@ -84,9 +87,12 @@ def fit_diffusion(cfg: DiffusionConfig, x: torch.Tensor, conditions: torch.Tenso
         noise = torch.randn(x0.shape, generator=gen)
         t = torch.randint(0, cfg.train_timesteps, (len(x0),), generator=gen)
         null = torch.rand(len(x0), generator=gen) < cfg.cond_dropout
-        noisy = scheduler.add_noise(x0 * 2 - 1, noise, t)
+        x0 = x0 * 2 - 1
+        noisy = scheduler.add_noise(x0, noise, t)
+        target = noise if cfg.prediction_type == "epsilon" else scheduler.get_velocity(x0, noise, t)
         pred = m.net(rt.to_device(noisy), t.to(rt.device), batch[1].to(rt.device), null.to(rt.device))
-        return F.mse_loss(pred.float(), noise.to(rt.device))
+        per_image = F.mse_loss(pred.float(), target.to(rt.device), reduction="none").mean(dim=(1, 2, 3))
+        return (per_image * weights[t].to(rt.device)).mean()
 
     def checkpoint(metrics: dict) -> None:
         save_progress(state, {**metrics, "step": state["step"]}, score=None, out_dir=Path(cfg.out_dir),
@@ -96,6 +102,29 @@ def fit_diffusion(cfg: DiffusionConfig, x: torch.Tensor, conditions: torch.Tenso
                 on_checkpoint=checkpoint, rt=rt, progress=progress, desc="diffusion steps", grad_clip=1.0)
     return {"checkpoint": Path(cfg.out_dir) / "checkpoint.pt", "metrics": state["metrics"], "n_train": len(x),
             "steps": state["step"], "cpu_seconds": time.process_time() - start}
+
+
+def snr_weights(alphas_cumprod: torch.Tensor, *, gamma: float, prediction_type: str) -> torch.Tensor:
+    """``(T,)`` min-SNR-gamma loss weights per timestep (Hang et al. 2023, arXiv:2303.09556).
+
+    With ``SNR_t = a_t / (1 - a_t)``, the weight that turns each prediction's squared
+    error into ``min(SNR_t, gamma) |x0 - x0_hat|^2`` is ``min(SNR_t, gamma) / (SNR_t + 1)``
+    for v and ``min(SNR_t, gamma) / SNR_t`` for eps: the nearly clean steps, where the
+    task is easy and the error tiny, stop taking the gradient from the noisy steps that
+    decide the shape.  ``gamma = 0`` gives every step weight 1.
+
+    Examples
+    --------
+    >>> w = snr_weights(torch.tensor([0.9, 0.5, 0.1]), gamma=5.0, prediction_type="v_prediction")
+    >>> [round(v, 3) for v in w.tolist()]  # SNR 9 is clipped to 5: 5 / 10; SNR 1: 1 / 2; SNR 1/9: 0.1
+    [0.5, 0.5, 0.1]
+    """
+    if gamma == 0:
+        return torch.ones_like(alphas_cumprod, dtype=torch.float32)
+    snr = (alphas_cumprod / (1 - alphas_cumprod)).double()
+    clipped = snr.clamp(max=gamma)
+    weights = clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
+    return weights.float()
 
 
 def balance_weights(conditions: torch.Tensor, balance: float) -> torch.Tensor:

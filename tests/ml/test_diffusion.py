@@ -12,7 +12,8 @@ from ml.diffusion.conditions import answer_condition, parse_condition, path_cond
 from ml.diffusion.config import preset
 from ml.diffusion.marker import generated_marker
 from ml.diffusion.sample import generate, load_diffusion, save_generated
-from ml.diffusion.train import fit_diffusion, train_diffusion
+from ml.diffusion.model import sampling_scheduler
+from ml.diffusion.train import fit_diffusion, snr_weights, train_diffusion
 
 TINY = {"image_size": 16, "block_out_channels": (8, 16), "norm_num_groups": 4, "attention_head_dim": 8,
         "steps": 2, "batch_size": 4, "checkpoint_every": 1, "sample_steps": 2}
@@ -98,3 +99,26 @@ def test_conditions_follow_the_tree(tree, survey):
         parse_condition("[0.5,0,0,0,0,1,0,0,0,0,0,0]", tree)
     with pytest.raises(ValueError, match="12 fractions"):
         parse_condition("[1, 0]", tree)
+
+
+def test_min_snr_weights_clip_the_clean_steps_and_keep_the_noisy_ones():
+    alphas = torch.tensor([0.9, 0.5, 0.1])  # SNR 9, 1 and 1/9
+    v = snr_weights(alphas, gamma=5.0, prediction_type="v_prediction")
+    eps = snr_weights(alphas, gamma=5.0, prediction_type="epsilon")
+    assert torch.allclose(v, torch.tensor([5 / 10, 1 / 2, 0.1]))
+    assert torch.allclose(eps, torch.tensor([5 / 9, 1.0, 1.0]))
+    assert torch.equal(snr_weights(alphas, gamma=0.0, prediction_type="v_prediction"), torch.ones(3))
+
+
+def test_sampling_starts_from_the_last_training_timestep():
+    cfg = preset("small")
+    assert cfg.prediction_type == "v_prediction"
+    timesteps = sampling_scheduler(cfg, 25).timesteps
+    assert int(timesteps[0]) == cfg.train_timesteps - 1 and len(timesteps) == 25
+
+
+@pytest.mark.parametrize("override, fragment", [({"prediction_type": "sample"}, "prediction_type must be one of"),
+                                                ({"snr_gamma": -1.0}, "snr_gamma must be >= 0")])
+def test_a_bad_diffusion_setting_is_named(override, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        preset("small", **override).check()
