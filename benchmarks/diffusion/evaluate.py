@@ -3,7 +3,7 @@
 ``OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.diffusion.evaluate [--per-class 40] [--kid-set 160]``
 needs ``var/diffusion/model/checkpoint.pt`` (train_model) and ``var/diffusion/judge/best.pt`` (classifiers judge).
 Writes ``var/diffusion/gen/<class>/`` (PNGs marked generated), ``var/diffusion/results/quality.json`` and
-``docs/figures/diffusion_grid.png``.
+``docs/figures/diffusion_grid.png``; with ``--model var/diffusion/model_full`` the same names end in ``_model_full``.
 """
 from __future__ import annotations
 
@@ -27,8 +27,6 @@ from ml.diffusion.quality import (conditional_accuracy, copy_and_noise, encoder_
                                   kernel_inception_distance)
 from ml.diffusion.sample import generate, load_diffusion, save_generated
 
-GEN = ROOT / "gen"
-FIGURE = Path("docs/figures/diffusion_grid.png")
 # A class: (folder name, condition name written in the manifest, truth test on the manifest)
 CLASSES = {"smooth": ("T0.smooth", lambda m: m["truth_T0"] == "smooth"),
            "face-on disc": ("T2.no", lambda m: m["truth_T2"] == "no"),
@@ -42,7 +40,7 @@ def _sample(net, cfg, conds: np.ndarray, seed: int) -> tuple[torch.Tensor, float
     return images, time.process_time() - start
 
 
-def class_sets(net, cfg, step: int, per_class: int, rare_extra: int) -> dict:
+def class_sets(net, cfg, step: int, per_class: int, rare_extra: int, *, model: Path, gen: Path) -> dict:
     """Generate each class, with conditions drawn from the labelled pool's galaxies of that class."""
     data, tree, out = split(), galaxy_zoo_tree(), {}
     pool, heldout = data["pool"], data["heldout"]
@@ -52,10 +50,10 @@ def class_sets(net, cfg, step: int, per_class: int, rare_extra: int) -> dict:
         n = per_class + (rare_extra if name == "T2.yes" else 0)
         conds = conditions(members)[rng.choice(len(members), n, replace=True)]
         images, cpu = _sample(net, cfg, conds, seed=100 + k)
-        folder = GEN / label.replace(" ", "_")
+        folder = gen / label.replace(" ", "_")
         shutil.rmtree(folder, ignore_errors=True)  # no stale images from an earlier run
         save_generated(images, conds, folder, names=[name] * n, tree=tree,
-                       meta={"model": str(MODEL / "checkpoint.pt"), "step": step, "seed": 100 + k,
+                       meta={"model": str(model / "checkpoint.pt"), "step": step, "seed": 100 + k,
                              "guidance": cfg.guidance_scale})
         probs = {q: v["probs"] for q, v in predict(JUDGE / "best.pt", images=sorted(folder.glob("gen-*.png"))).items()}
         hits = conditional_accuracy(probs, conds, tree)
@@ -99,7 +97,7 @@ def distances(net, cfg, n: int) -> dict:
     return out
 
 
-def grid(sets: dict, step: int) -> None:
+def grid(sets: dict, step: int, figure: Path, trained_on: str) -> None:
     """Six real next to six generated galaxies per class."""
     import matplotlib
     matplotlib.use("Agg")
@@ -118,11 +116,12 @@ def grid(sets: dict, step: int) -> None:
                 ax.imshow(source[k].permute(1, 2, 0).numpy())
         axes[row, 0].set_title(f"{label}: real", fontsize=8, loc="left")
         axes[row, 7].set_title(f"generated (cond. acc. {s['conditional_accuracy']:.0%})", fontsize=8, loc="left")
-    fig.suptitle(f"Synthetic survey at 32 px: real (left) and generated (right; small preset, step {step:,}) galaxies",
+    fig.suptitle(f"Synthetic survey at 32 px: real (left) and generated (right; small preset, step {step:,}, "
+                 f"trained on {trained_on}) galaxies",
                  fontsize=9)
     fig.tight_layout()
-    FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=110)
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(figure, dpi=110)
 
 
 def main() -> None:
@@ -130,15 +129,23 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=40)
     parser.add_argument("--rare-extra", type=int, default=32, help="more edge-ons, for the augmentation pool")
     parser.add_argument("--kid-set", type=int, default=160)
+    parser.add_argument("--model", type=Path, default=MODEL,
+                        help="model folder (var/diffusion/model_full: trained with every edge-on)")
+    parser.add_argument("--guidance", type=float, help="classifier-free guidance weight (default: the model's)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    net, cfg, _, step = load_diffusion(MODEL / "checkpoint.pt")
+    net, cfg, _, step = load_diffusion(args.model / "checkpoint.pt")
+    # The pool model's outputs keep their names (the augmentation experiment reads var/diffusion/gen/).
+    suffix = "" if args.model == MODEL else f"_{args.model.name}"
+    if args.guidance is not None:
+        cfg.guidance_scale = args.guidance
     if not net.data_mean.any():  # a checkpoint from before the trainer stored it: the same mean, computed here
         pool_x, _ = load_images(files(split()["pool"]), cfg.image_size)
         net.data_mean.copy_(pool_x.float().div(255).mean(0) * 2 - 1)
     report_start = {"sample_start": cfg.sample_start}
-    sets = class_sets(net, cfg, step, args.per_class, args.rare_extra)
-    grid(sets, step)
+    sets = class_sets(net, cfg, step, args.per_class, args.rare_extra, model=args.model, gen=ROOT / f"gen{suffix}")
+    grid(sets, step, Path(f"docs/figures/diffusion_grid{suffix}.png"),
+         "the pool, 24 edge-ons" if not suffix else "every labelled galaxy")
     report = {**report_start, "step": step, "guidance": cfg.guidance_scale, "sample_steps": cfg.sample_steps,
               "classes": {k: {kk: v for kk, v in s.items() if kk not in ("images", "real")} for k, s in sets.items()},
               "distances": distances(net, cfg, args.kid_set)}
@@ -146,7 +153,7 @@ def main() -> None:
     for key in ("conditional_accuracy", "class_accuracy"):
         report[f"{key}_all"] = sum(s[key] * s["n"] for s in sets.values()) / n_all
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "quality.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"quality{suffix}.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
 
 
