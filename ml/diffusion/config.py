@@ -41,7 +41,7 @@ class DiffusionConfig:
     # noise, the standard sampler). An eps-prediction model after a short CPU run drifted to a grey mean from
     # pure noise, so it was sampled from t = 720; with v-prediction the highest-noise steps are learnt.
     sample_start: float = 1.0
-    guidance_scale: float = 2.0  # classifier-free guidance weight w: eps_u + w (eps_c - eps_u)
+    guidance_scale: float = 2.0  # classifier-free guidance weight w: out_u + w (out_c - out_u)
     cond_dropout: float = 0.15  # share of training images whose condition is replaced by the null condition
     # Sampling weight of an image ~ (count of images with its condition) ** -balance: rare morphologies are
     # seen more often (0 = the data's own mix, 1 = every distinct condition equally often).

@@ -19,10 +19,14 @@ from ml.diffusion.marker import generated_pnginfo
 from ml.diffusion.model import ConditionalUNet, DiffusionModel, sampling_scheduler
 
 
+# What a checkpoint written before these settings existed was trained with (eps-prediction, added embedding).
+BEFORE_V_PREDICTION = {"prediction_type": "epsilon", "resnet_time_scale_shift": "default", "snr_gamma": 0.0}
+
+
 def load_diffusion(checkpoint: Path) -> tuple[ConditionalUNet, DiffusionConfig, TaskTree, int]:
     """The averaged (EMA) network, its config, its tree and its step count, from a checkpoint (on the CPU)."""
     state = load_checkpoint(checkpoint, kind="diffusion")
-    cfg = config_from(DiffusionConfig, state["config"])
+    cfg = config_from(DiffusionConfig, {**BEFORE_V_PREDICTION, **state["config"]})
     tree = TaskTree.from_dict(state["tree"])
     n_conditions = int(state["model"]["net.project.0.weight"].shape[1]) - 1
     model = DiffusionModel(cfg, n_conditions)

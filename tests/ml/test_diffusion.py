@@ -12,7 +12,7 @@ from ml.diffusion.conditions import answer_condition, parse_condition, path_cond
 from ml.diffusion.config import preset
 from ml.diffusion.marker import generated_marker
 from ml.diffusion.sample import generate, load_diffusion, save_generated
-from ml.diffusion.model import sampling_scheduler
+from ml.diffusion.model import DiffusionModel, sampling_scheduler
 from ml.diffusion.train import fit_diffusion, snr_weights, train_diffusion
 
 TINY = {"image_size": 16, "block_out_channels": (8, 16), "norm_num_groups": 4, "attention_head_dim": 8,
@@ -52,6 +52,17 @@ def test_conditioning_changes_the_output_unless_guidance_is_zero(trained, tree):
     # w = 0 keeps only the null-condition prediction: the condition cannot matter.
     assert torch.equal(generate(net, cfg, smooth, seed=1, guidance_scale=0.0),
                        generate(net, cfg, edge_on, seed=1, guidance_scale=0.0))
+
+
+def test_a_checkpoint_from_before_v_prediction_loads_as_it_was_trained(trained, tmp_path):
+    result, _ = trained
+    saved = load_checkpoint(result["checkpoint"], kind="diffusion")
+    old = {k: v for k, v in saved["config"].items() if k not in ("prediction_type", "resnet_time_scale_shift")}
+    old_cfg = preset("small", **{**TINY, "prediction_type": "epsilon", "resnet_time_scale_shift": "default"})
+    weights = DiffusionModel(old_cfg, saved["model"]["net.project.0.weight"].shape[1] - 1).state_dict()
+    torch.save({**saved, "config": old, "model": weights}, tmp_path / "old.pt")
+    _, cfg, _, _ = load_diffusion(tmp_path / "old.pt")
+    assert (cfg.prediction_type, cfg.resnet_time_scale_shift) == ("epsilon", "default")
 
 
 def test_it_resumes_from_its_checkpoint(trained, tree):
